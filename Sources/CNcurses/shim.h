@@ -1,0 +1,6 @@
+#ifndef SHEARS_CNCURSES_SHIM_H
+#define SHEARS_CNCURSES_SHIM_H
+#define NCURSES_WIDECHAR 1
+#include <locale.h>
+#include <ncursesw/curses.h>
+#endif

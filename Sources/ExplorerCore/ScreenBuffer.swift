@@ -1,0 +1,39 @@
+/// A grid of character cells that panels draw into and the terminal layer copies to the screen.
+///
+/// `description` is the grid as plain text, one line per row with trailing spaces removed, so
+/// screens can be compared with expected text in tests without a terminal.
+public struct ScreenBuffer: Sendable, Equatable, CustomStringConvertible {
+  public let width: Int
+  public let height: Int
+  private var cells: [Character]
+
+  public init(width: Int, height: Int) {
+    self.width = max(0, width)
+    self.height = max(0, height)
+    cells = Array(repeating: " ", count: self.width * self.height)
+  }
+
+  /// The character at a cell.
+  public subscript(column: Int, row: Int) -> Character {
+    cells[row * width + column]
+  }
+
+  /// Writes text from a cell to the right, clipped at the buffer's edge.
+  public mutating func write(_ text: String, column: Int, row: Int) {
+    guard row >= 0, row < height else { return }
+    var x = column
+    for character in text {
+      if x >= width { break }
+      if x >= 0 { cells[row * width + x] = character }
+      x += 1
+    }
+  }
+
+  public var description: String {
+    (0..<height).map { row in
+      var line = String(cells[(row * width)..<((row + 1) * width)])
+      while line.last == " " { line.removeLast() }
+      return line
+    }.joined(separator: "\n")
+  }
+}
