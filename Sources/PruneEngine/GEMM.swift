@@ -1,0 +1,217 @@
+/// A read-only matrix operand of a GEMM: element `(i, j)` lives at
+/// `base[i * rowStride + j * columnStride]`.
+///
+/// Transposition is only a swap of the strides, so one driver serves `A·B`, `Aᵀ·B` and `A·Bᵀ`.
+public struct MatrixOperand {
+  public var base: UnsafePointer<Float>
+  public var rowStride: Int
+  public var columnStride: Int
+
+  /// A row-major `[rows, leadingDimension]` matrix used as it is.
+  public static func rowMajor(_ base: UnsafePointer<Float>, leadingDimension: Int) -> MatrixOperand {
+    MatrixOperand(base: base, rowStride: leadingDimension, columnStride: 1)
+  }
+
+  /// A row-major `[rows, leadingDimension]` matrix used transposed.
+  public static func transposed(_ base: UnsafePointer<Float>, leadingDimension: Int) -> MatrixOperand {
+    MatrixOperand(base: base, rowStride: 1, columnStride: leadingDimension)
+  }
+}
+
+/// Blocked, multi-threaded single-precision matrix multiply: `C = A·B` or `C += A·B`.
+///
+/// `A` is `[m, k]`, `B` is `[k, n]` (either may be a transposed view), `C` is row-major `[m, n]`
+/// with leading dimension `ldc`. The micro-kernel computes an 8x32 tile of `C` in sixteen
+/// `SIMD16<Float>` accumulators. `A` is read in place through its strides (its eight row
+/// pointers are broadcast from); each `B` panel is packed into a contiguous 32-wide buffer.
+/// `K` is split into blocks of `kBlock` so a packed `B` panel stays in L1 while the `A` rows
+/// stream past it.
+///
+/// Each element of `C` is computed by one thread with a fixed summation order, so results do not
+/// depend on the thread count.
+///
+/// - Parameters:
+///   - threads: the most threads to use; work below `parallelThreshold` multiply-adds runs on
+///     the calling thread.
+/// - Complexity: O(m·n·k).
+public func gemm(
+  m: Int, n: Int, k: Int,
+  a: MatrixOperand, b: MatrixOperand,
+  c: UnsafeMutablePointer<Float>, ldc: Int,
+  accumulate: Bool, threads: Int = GEMM.defaultThreads
+) {
+  guard m > 0, n > 0 else { return }
+  guard k > 0 else {
+    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    return
+  }
+  let workers = m * n * k >= GEMM.parallelThreshold ? max(1, threads) : 1
+  if workers == 1 {
+    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    return
+  }
+  // Split along the longer side of C, in whole micro-tiles, so that no thread packs what
+  // another thread packs too.
+  let splitRows = m >= n
+  let tile = splitRows ? GEMM.mr : GEMM.nr
+  let extent = splitRows ? m : n
+  let tiles = (extent + tile - 1) / tile
+  let parts = min(workers, tiles)
+  parallelFor(parts) { part in
+    let start = tiles * part / parts * tile
+    let end = min(extent, tiles * (part + 1) / parts * tile)
+    guard start < end else { return }
+    GEMM.block(
+      rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end,
+      k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+  }
+}
+
+/// Tuning constants and the single-threaded blocked driver behind `gemm`.
+public enum GEMM {
+  /// Rows of the micro-tile.
+  static let mr = 8
+  /// Columns of the micro-tile (two 16-lane vectors).
+  static let nr = 32
+  /// Depth of a K block: a packed 32-wide `B` panel of this depth is 24 KiB, inside L1.
+  static let kBlock = 192
+  /// Multiply-adds below which a GEMM runs on the calling thread.
+  static let parallelThreshold = 1 << 19
+  /// Threads used by default: every core.
+  public static let defaultThreads = max(1, System.coreCount)
+
+  static func block(
+    rows: Range<Int>, columns: Range<Int>, k: Int,
+    a: MatrixOperand, b: MatrixOperand,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: kBlock * nr + kBlock * mr + mr * nr) { scratch in
+      let packedB = scratch.baseAddress!
+      let packedA = packedB + kBlock * nr
+      let tileC = packedA + kBlock * mr
+      var p0 = 0
+      while p0 < k {
+        let depth = min(kBlock, k - p0)
+        let overwrite = p0 == 0 && !accumulate
+        var j0 = columns.lowerBound
+        while j0 < columns.upperBound {
+          let width = min(nr, columns.upperBound - j0)
+          // The B panel, rows p0..<p0+depth and columns j0..<j0+width, is always packed into a
+          // contiguous [depth, 32] buffer: read in place with a power-of-two row stride, its rows
+          // fall into a few L1 sets and evict each other.
+          packPanel(b, rows: p0, depth: depth, columns: j0, width: width, into: packedB)
+          let panel = UnsafePointer(packedB)
+          let panelStride = nr
+          var i0 = rows.lowerBound
+          while i0 < rows.upperBound {
+            let height = min(mr, rows.upperBound - i0)
+            let aTile = a.base + i0 * a.rowStride + p0 * a.columnStride
+            let cTile = c + i0 * ldc + j0
+            if height == mr && width == nr {
+              microKernel(
+                depth: depth, a: aTile, aRowStride: a.rowStride, aColumnStride: a.columnStride,
+                b: panel, bRowStride: panelStride, c: cTile, ldc: ldc, accumulate: !overwrite)
+            } else {
+              // Edge tile: zero-pad A's missing rows, compute a full tile aside, copy back the
+              // part that exists.
+              var aSource = aTile
+              var aRowStride = a.rowStride
+              var aColumnStride = a.columnStride
+              if height < mr {
+                packedA.update(repeating: 0, count: depth * mr)
+                for p in 0..<depth {
+                  for i in 0..<height { packedA[p * mr + i] = aTile[i * a.rowStride + p * a.columnStride] }
+                }
+                aSource = UnsafePointer(packedA)
+                aRowStride = 1
+                aColumnStride = mr
+              }
+              microKernel(
+                depth: depth, a: aSource, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                b: panel, bRowStride: panelStride, c: tileC, ldc: nr, accumulate: false)
+              for i in 0..<height {
+                let source = tileC + i * nr
+                let target = cTile + i * ldc
+                if overwrite {
+                  target.update(from: source, count: width)
+                } else {
+                  for j in 0..<width { target[j] += source[j] }
+                }
+              }
+            }
+            i0 += mr
+          }
+          j0 += nr
+        }
+        p0 += depth
+      }
+    }
+  }
+
+  /// Copies `B[rows..<rows+depth, columns..<columns+width]` into a `[depth, 32]` panel, zero-padded.
+  @inline(__always)
+  static func packPanel(
+    _ b: MatrixOperand, rows: Int, depth: Int, columns: Int, width: Int,
+    into panel: UnsafeMutablePointer<Float>
+  ) {
+    if width < nr { panel.update(repeating: 0, count: depth * nr) }
+    if b.columnStride == 1 {
+      for p in 0..<depth {
+        (panel + p * nr).update(from: b.base + (rows + p) * b.rowStride + columns, count: width)
+      }
+    } else {
+      // Transposed source: walk each source row (one column of the panel) contiguously.
+      for j in 0..<width {
+        let source = b.base + rows * b.rowStride + (columns + j) * b.columnStride
+        for p in 0..<depth { panel[p * nr + j] = source[p * b.rowStride] }
+      }
+    }
+  }
+
+  /// The 8x32 micro-kernel: `C[0..<8, 0..<32] (+)= A[0..<8, 0..<depth] · B[0..<depth, 0..<32]`.
+  ///
+  /// Kept out of line: inlined into a large caller, the sixteen accumulators get spilled.
+  @inline(never)
+  static func microKernel(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
+    b: UnsafePointer<Float>, bRowStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+  ) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    let a0 = a, a1 = a + aRowStride, a2 = a + 2 * aRowStride, a3 = a + 3 * aRowStride
+    let a4 = a + 4 * aRowStride, a5 = a + 5 * aRowStride, a6 = a + 6 * aRowStride
+    let a7 = a + 7 * aRowStride
+    var bRow = UnsafeRawPointer(b)
+    let bStep = bRowStride * MemoryLayout<Float>.stride
+    var offset = 0
+    for _ in 0..<depth {
+      let b0 = bRow.loadUnaligned(as: V.self)
+      let b1 = bRow.loadUnaligned(fromByteOffset: 64, as: V.self)
+      var s = V(repeating: a0[offset])
+      c00.addProduct(s, b0); c01.addProduct(s, b1)
+      s = V(repeating: a1[offset]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+      s = V(repeating: a2[offset]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+      s = V(repeating: a3[offset]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+      s = V(repeating: a4[offset]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+      s = V(repeating: a5[offset]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+      s = V(repeating: a6[offset]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+      s = V(repeating: a7[offset]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+      offset += aColumnStride
+      bRow += bStep
+    }
+    @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
+      let target = UnsafeMutableRawPointer(c + row * ldc)
+      if accumulate {
+        target.storeBytes(of: target.loadUnaligned(as: V.self) + low, as: V.self)
+        target.storeBytes(of: target.loadUnaligned(fromByteOffset: 64, as: V.self) + high, toByteOffset: 64, as: V.self)
+      } else {
+        target.storeBytes(of: low, as: V.self)
+        target.storeBytes(of: high, toByteOffset: 64, as: V.self)
+      }
+    }
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
+    store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
+  }
+}

@@ -1,0 +1,186 @@
+import Foundation
+
+/// How the learning rate changes over a run.
+public enum LearningRateSchedule: String, Sendable, Equatable, CaseIterable {
+  /// The configured rate throughout.
+  case constant
+  /// Cosine annealing from the configured rate to zero over the run (Loshchilov & Hutter 2017).
+  case cosine
+
+  /// The factor applied to the configured rate after `step` of `totalSteps` steps.
+  public func factor(step: Int, totalSteps: Int) -> Float {
+    switch self {
+    case .constant: 1
+    case .cosine: Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(max(1, totalSteps)))))
+    }
+  }
+}
+
+/// Settings of a training run.
+public struct TrainingOptions: Sendable, Equatable {
+  public var epochs: Int
+  public var batchSize: Int
+  public var optimizer: OptimizerKind
+  public var schedule: LearningRateSchedule
+  /// Seeds the per-epoch shuffling.
+  public var seed: UInt64
+  public var threads: Int
+
+  public init(
+    epochs: Int, batchSize: Int = 64, optimizer: OptimizerKind = .adam(learningRate: 1e-3),
+    schedule: LearningRateSchedule = .cosine, seed: UInt64 = 1, threads: Int = GEMM.defaultThreads
+  ) {
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.optimizer = optimizer
+    self.schedule = schedule
+    self.seed = seed
+    self.threads = threads
+  }
+}
+
+/// Where a training run stands, sent after every batch.
+public struct TrainingProgress: Sendable, Equatable {
+  /// 1-based epoch.
+  public var epoch: Int
+  public var epochs: Int
+  /// 1-based batch within the epoch.
+  public var batch: Int
+  public var batchesPerEpoch: Int
+  /// Mean loss over the batches of this epoch so far.
+  public var loss: Double
+  /// Training samples processed per second since the run started.
+  public var samplesPerSecond: Double
+  public var elapsedSeconds: Double
+
+  /// Fraction of the whole run done, 0 to 1.
+  public var fraction: Double {
+    Double((epoch - 1) * batchesPerEpoch + batch) / Double(max(1, epochs * batchesPerEpoch))
+  }
+
+  /// Estimated seconds left at the current speed.
+  public var remainingSeconds: Double {
+    fraction > 0 ? elapsedSeconds * (1 - fraction) / fraction : 0
+  }
+}
+
+/// What a training run reports to its listener (a progress printer, the UI).
+public enum TrainingEvent: Sendable, Equatable {
+  case batchFinished(TrainingProgress)
+  case epochFinished(TrainingProgress)
+}
+
+/// The outcome of a training run.
+public struct TrainingReport: Sendable {
+  public var model: Model
+  public var epochsCompleted: Int
+  /// True when the run stopped early because it was cancelled; `model` is as of the last
+  /// finished batch.
+  public var wasCancelled: Bool
+  /// Mean loss over the last epoch that ran.
+  public var finalLoss: Double
+  public var samplesPerSecond: Double
+  public var seconds: Double
+}
+
+/// Mini-batch training of a model with softmax cross-entropy.
+public enum Trainer {
+  /// Trains `model` on `dataset`: each epoch visits every sample once in an order shuffled by a
+  /// generator seeded from `options.seed`, in batches of `options.batchSize` (the last may be
+  /// smaller), and applies one optimizer step per batch on the mean loss.
+  ///
+  /// The same model, data, options and thread count give the same result.
+  ///
+  /// - Parameters:
+  ///   - cancellation: checked between batches.
+  ///   - events: called on the training thread after every batch and epoch.
+  /// - Complexity: O(epochs · samples · parameters).
+  public static func train(
+    _ model: Model, on dataset: Dataset, options: TrainingOptions,
+    clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
+    events: (TrainingEvent) -> Void = { _ in }
+  ) -> TrainingReport {
+    let network = Network(model: model)
+    let batchSize = max(1, min(options.batchSize, dataset.count))
+    let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)
+    let parameters = network.parameterBuffers
+    let gradients = parameters.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) }
+    defer { for buffer in gradients { buffer.deallocate() } }
+    let optimizer = Optimizer(kind: options.optimizer, parameters: parameters)
+    var generator = SeededGenerator(seed: options.seed)
+    var order = (0..<Int32(dataset.count)).map { $0 }
+    let batchesPerEpoch = (dataset.count + batchSize - 1) / batchSize
+    let start = clock.nanoseconds()
+    var samplesSeen = 0
+    var epochsCompleted = 0
+    var epochLoss = 0.0
+    var wasCancelled = false
+
+    training: for epoch in 1...max(1, options.epochs) where options.epochs > 0 {
+      order.shuffle(using: &generator)
+      epochLoss = 0
+      for batch in 0..<batchesPerEpoch {
+        if cancellation?.isCancelled == true {
+          wasCancelled = true
+          break training
+        }
+        let first = batch * batchSize
+        let n = min(batchSize, dataset.count - first)
+        let rateScale = options.schedule.factor(
+          step: (epoch - 1) * batchesPerEpoch + batch, totalSteps: options.epochs * batchesPerEpoch)
+        let loss = order.withUnsafeBufferPointer { indices in
+          step(
+            indices: UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), dataset: dataset,
+            network: network, workspace: workspace, gradients: gradients, optimizer: optimizer,
+            learningRateScale: rateScale, threads: options.threads)
+        }
+        samplesSeen += n
+        epochLoss += loss
+        let elapsed = clock.seconds(since: start)
+        events(
+          .batchFinished(
+            TrainingProgress(
+              epoch: epoch, epochs: options.epochs, batch: batch + 1, batchesPerEpoch: batchesPerEpoch,
+              loss: epochLoss / Double(batch + 1), samplesPerSecond: Double(samplesSeen) / max(elapsed, 1e-9),
+              elapsedSeconds: elapsed)))
+      }
+      epochsCompleted = epoch
+      let elapsed = clock.seconds(since: start)
+      epochLoss /= Double(batchesPerEpoch)
+      events(
+        .epochFinished(
+          TrainingProgress(
+            epoch: epoch, epochs: options.epochs, batch: batchesPerEpoch, batchesPerEpoch: batchesPerEpoch,
+            loss: epochLoss, samplesPerSecond: Double(samplesSeen) / max(elapsed, 1e-9),
+            elapsedSeconds: elapsed)))
+    }
+    let seconds = clock.seconds(since: start)
+    return TrainingReport(
+      model: network.model(), epochsCompleted: epochsCompleted, wasCancelled: wasCancelled,
+      finalLoss: epochLoss, samplesPerSecond: Double(samplesSeen) / max(seconds, 1e-9), seconds: seconds)
+  }
+
+  /// One optimizer step on the samples `indices`; returns the batch's mean loss.
+  static func step(
+    indices: UnsafeBufferPointer<Int32>, dataset: Dataset, network: Network, workspace: BatchWorkspace,
+    gradients: [UnsafeMutableBufferPointer<Float>], optimizer: Optimizer, learningRateScale: Float,
+    threads: Int
+  ) -> Double {
+    let n = indices.count
+    dataset.gatherFeatureMajor(indices, into: workspace.input.baseAddress!, leadingDimension: n)
+    dataset.labels.withUnsafeBufferPointer { labels in
+      for j in 0..<n { workspace.labels[j] = labels[Int(indices[j])] }
+    }
+    network.forward(workspace, count: n, threads: threads)
+    let last = network.layers.count - 1
+    let (loss, _) = Kernels.softmaxCrossEntropy(
+      logits: workspace.outputs[last].baseAddress!, classes: network.classCount, batch: n,
+      leadingDimension: n, labels: workspace.labels.baseAddress!,
+      gradient: workspace.outputGradients[last].baseAddress!, gradientScale: 1 / Float(n))
+    network.backward(workspace, count: n, gradients: gradients, threads: threads)
+    optimizer.step(
+      parameters: network.parameterBuffers, gradients: gradients, learningRateScale: learningRateScale,
+      threads: threads)
+    return loss / Double(n)
+  }
+}

@@ -1,0 +1,92 @@
+import Synchronization
+import Testing
+@testable import PruneEngine
+
+struct TrainerTests {
+  @Test func learnsATinySeparableProblemPerfectly() {
+    let dataset = bandDataset(samples: 240, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
+    let before = Evaluator(model: model, threads: 1).evaluate(dataset)
+    let report = Trainer.train(
+      model, on: dataset, options: TrainingOptions(epochs: 15, batchSize: 16, optimizer: .adam(learningRate: 0.01)))
+    let after = Evaluator(model: report.model, threads: 1).evaluate(dataset)
+    #expect(before.accuracy < 0.9)
+    #expect(after.accuracy == 1.0)
+    #expect(after.loss < before.loss)
+    #expect(report.epochsCompleted == 15)
+    #expect(!report.wasCancelled)
+  }
+
+  @Test func sgdWithMomentumAlsoLearns() {
+    let dataset = bandDataset(samples: 240, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
+    let report = Trainer.train(
+      model, on: dataset,
+      options: TrainingOptions(epochs: 15, batchSize: 16, optimizer: .sgd(learningRate: 0.05, momentum: 0.9)))
+    #expect(Evaluator(model: report.model, threads: 1).evaluate(dataset).accuracy == 1.0)
+  }
+
+  @Test func sameSeedGivesTheSameModelAndAnotherSeedDoesNot() {
+    let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 8, 4]), generator: &generator)
+    func run(seed: UInt64) -> Model {
+      Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10, seed: seed, threads: 2)).model
+    }
+    #expect(run(seed: 5) == run(seed: 5))
+    #expect(run(seed: 5) != run(seed: 6))
+  }
+
+  @Test func cancellationStopsBetweenBatchesAndKeepsTheLastFinishedBatch() {
+    let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 8, 4]), generator: &generator)
+    let token = CancellationToken()
+    var batchesSeen = 0
+    let report = Trainer.train(
+      model, on: dataset, options: TrainingOptions(epochs: 3, batchSize: 10), cancellation: token
+    ) { event in
+      if case .batchFinished = event {
+        batchesSeen += 1
+        if batchesSeen == 3 { token.cancel() }
+      }
+    }
+    #expect(report.wasCancelled)
+    #expect(batchesSeen == 3)
+    #expect(report.epochsCompleted == 0)
+    #expect(report.model != model)
+  }
+
+  @Test func eventsReportEveryBatchAndEpochInOrder() {
+    let dataset = bandDataset(samples: 25, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 4]), generator: &generator)
+    var events: [TrainingEvent] = []
+    let tick = Atomic<UInt64>(0)
+    let clock = MonotonicClock { tick.add(1_000_000, ordering: .relaxed).newValue }
+    _ = Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10), clock: clock) {
+      events.append($0)
+    }
+    // 25 samples in batches of 10: 3 batches per epoch, the last of 5 samples.
+    let shape = events.map { event -> String in
+      switch event {
+      case .batchFinished(let p): "b\(p.epoch).\(p.batch)/\(p.batchesPerEpoch)"
+      case .epochFinished(let p): "e\(p.epoch)"
+      }
+    }
+    #expect(shape == ["b1.1/3", "b1.2/3", "b1.3/3", "e1", "b2.1/3", "b2.2/3", "b2.3/3", "e2"])
+    guard case .epochFinished(let last) = events.last else { return }
+    #expect(last.fraction == 1)
+    #expect(last.samplesPerSecond > 0)
+  }
+
+  @Test func cosineScheduleDecaysFromOneToZero() {
+    let schedule = LearningRateSchedule.cosine
+    #expect(schedule.factor(step: 0, totalSteps: 10) == 1)
+    #expect(isClose(schedule.factor(step: 5, totalSteps: 10), 0.5))
+    #expect(isClose(schedule.factor(step: 10, totalSteps: 10), 0, absolute: 1e-6))
+    #expect(LearningRateSchedule.constant.factor(step: 7, totalSteps: 10) == 1)
+  }
+}
