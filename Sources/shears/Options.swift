@@ -1,0 +1,27 @@
+import ArgumentParser
+import PruneEngine
+
+/// `--data DIR`: where the MNIST-format files are.
+struct DataOptions: ParsableArguments {
+  @Option(
+    name: .long, help: ArgumentHelp("Folder of MNIST-format IDX files (optionally .gz).", valueName: "DIR"))
+  var data: String?
+
+  /// Resolves the data source and says which one was chosen on stderr.
+  func resolveSource() throws -> DataSource {
+    let source = try DataSource.resolve(option: data)
+    Console.note("data: \(source)")
+    return source
+  }
+}
+
+/// `--json` and `--progress`.
+struct OutputOptions: ParsableArguments {
+  @Flag(name: .long, help: "Print exactly one JSON object on stdout.")
+  var json = false
+
+  @Flag(name: .long, help: "Show progress on stderr even with --json.")
+  var progress = false
+
+  var showsProgress: Bool { !json || progress }
+}

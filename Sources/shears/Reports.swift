@@ -1,0 +1,79 @@
+import Foundation
+import PruneEngine
+
+/// The JSON shape of a model's size and cost figures (GUIDE section 3), shared by `info`,
+/// `train`, `prune` and `finetune`.
+struct ModelReport: Encodable {
+  struct Layer: Encodable {
+    var name: String
+    var shape: [Int]
+    var params: Int
+    var nonzero: Int
+    var sparsity: Double
+  }
+
+  var arch: String
+  var layers: [Layer]
+  var params: Int
+  var totalParams: Int
+  var nonzero: Int
+  var sparsity: Double
+  var denseBytes: Int
+  var sparseBytes: Int
+  var flopsDense: Int
+  var flopsSparse: Int
+
+  init(_ model: Model) {
+    let metrics = ModelMetrics(model)
+    arch = model.architecture.description
+    layers = metrics.layers.map {
+      Layer(name: $0.name, shape: $0.shape, params: $0.parameters, nonzero: $0.nonzero, sparsity: $0.sparsity)
+    }
+    params = metrics.parameters
+    totalParams = metrics.totalParameters
+    nonzero = metrics.nonzero
+    sparsity = metrics.sparsity
+    denseBytes = metrics.denseBytes
+    sparseBytes = metrics.sparseBytes
+    flopsDense = metrics.denseFLOPs
+    flopsSparse = metrics.sparseFLOPs
+  }
+
+  /// The per-layer table printed without `--json`.
+  var table: String {
+    var lines = [
+      "layer      shape         params   nonzero  sparsity",
+    ]
+    for layer in layers {
+      lines.append(
+        layer.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
+          + layer.shape.map(String.init).joined(separator: "x").padding(toLength: 12, withPad: " ", startingAt: 0)
+          + String(format: "%8d  %8d  %7.2f%%", layer.params, layer.nonzero, layer.sparsity * 100))
+    }
+    lines.append(
+      "total      " + String(repeating: " ", count: 12)
+        + String(format: " %8d  %8d  %7.2f%%", params, nonzero, sparsity * 100))
+    lines.append(
+      "size  \(Self.bytes(denseBytes)) dense, \(Self.bytes(sparseBytes)) sparse    "
+        + "FLOPs/sample  \(flopsDense) dense, \(flopsSparse) sparse")
+    return lines.joined(separator: "\n")
+  }
+
+  static func bytes(_ count: Int) -> String {
+    count >= 1 << 20
+      ? String(format: "%.2f MiB", Double(count) / Double(1 << 20))
+      : String(format: "%.1f KiB", Double(count) / 1024)
+  }
+}
+
+/// Writes one JSON object on stdout with snake_case keys.
+enum JSONOutput {
+  static func print<Value: Encodable>(_ value: Value) throws {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys]
+    var data = try encoder.encode(value)
+    data.append(UInt8(ascii: "\n"))
+    FileHandle.standardOutput.write(data)
+  }
+}

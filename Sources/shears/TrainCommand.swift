@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import PruneEngine
+
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a model from scratch, evaluate it on the test set and save a checkpoint.",
+    discussion: """
+      ARCH: mlp:W0-W1-...-Wn — Linear layers W0 -> W1 -> ... -> Wn with ReLU between and \
+      softmax cross-entropy on the outputs; W0 is the input size (784 for 28x28 images) and Wn \
+      the number of classes. mlp:784-300-100-10 is LeNet-300-100.
+      """)
+
+  @Option(name: .long, help: ArgumentHelp("Architecture, e.g. mlp:784-300-100-10.", valueName: "ARCH"))
+  var arch: String
+
+  @OptionGroup var dataOptions: DataOptions
+
+  @Option(name: .long, help: "Passes over the training set.")
+  var epochs = 10
+
+  @Option(name: .long, help: "Samples per optimizer step.")
+  var batch = 64
+
+  @Option(name: .long, help: "adam or sgd (with momentum 0.9).")
+  var optimizer: OptimizerName = .adam
+
+  @Option(name: .long, help: "Learning rate (default 0.001 for adam, 0.05 for sgd).")
+  var lr: Float?
+
+  @Option(name: .long, help: "Learning-rate schedule: cosine (decays to zero over the run) or constant.")
+  var lrSchedule: LearningRateSchedule = .cosine
+
+  @Option(name: .long, help: "Seed for initialisation and shuffling.")
+  var seed: UInt64 = 1
+
+  @Option(name: .long, help: ArgumentHelp("Checkpoint to write (safetensors).", valueName: "PATH"))
+  var out: String
+
+  @OptionGroup var output: OutputOptions
+
+  enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
+    case adam, sgd
+  }
+
+  func validate() throws {
+    guard epochs > 0 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
+    guard batch > 0 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
+  }
+
+  func run() throws {
+    let architecture = try Architecture(parsing: arch)
+    try OutputPath.checkWritable(out)
+    let source = try dataOptions.resolveSource()
+    let data = try source.load()
+    guard data.train.featureCount == architecture.inputCount else {
+      throw ShearsError(
+        "--arch \(arch)",
+        "takes \(architecture.inputCount) inputs but the images in \(source.directory) have \(data.train.featureCount) pixels")
+    }
+    let kind: OptimizerKind =
+      switch optimizer {
+      case .adam: .adam(learningRate: lr ?? 1e-3)
+      case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
+      }
+    let options = TrainingOptions(
+      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, seed: seed)
+    var generator = SeededGenerator(seed: seed)
+    let initial = Model(architecture: architecture, generator: &generator)
+    let printer = ProgressPrinter()
+    let report = Trainer.train(initial, on: data.train, options: options) { event in
+      if output.showsProgress { printer.handle(event) }
+    }
+    let evaluation = Evaluator(model: report.model).evaluate(data.test)
+    let metadata = CheckpointMetadata(
+      architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
+      created: ISO8601DateFormatter().string(from: Date()),
+      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue) seed=\(seed)"])
+    try Checkpoint.save(report.model, metadata: metadata, to: out)
+
+    let result = TrainResult(
+      model: ModelReport(report.model), evaluation: evaluation, samplesPerSecond: report.samplesPerSecond,
+      seconds: report.seconds, epochs: report.epochsCompleted, out: out)
+    if output.json {
+      try JSONOutput.print(result)
+    } else {
+      print(
+        "trained \(architecture) for \(epochs) epochs in \(ProgressPrinter.duration(report.seconds)) "
+          + "(\(ProgressPrinter.rate(report.samplesPerSecond)) samples/s)")
+      print(
+        String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
+      print("saved \(out)")
+    }
+  }
+}
+
+extension LearningRateSchedule: ExpressibleByArgument {}
+
+/// `train --json`: the model's figures plus the run's.
+struct TrainResult: Encodable {
+  var model: ModelReport
+  var evaluation: Evaluation
+  var samplesPerSecond: Double
+  var seconds: Double
+  var epochs: Int
+  var out: String
+
+  enum CodingKeys: String, CodingKey {
+    case accuracy, loss, samples, samplesPerSecond, seconds, epochs, out
+  }
+
+  func encode(to encoder: Encoder) throws {
+    try model.encode(to: encoder)
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(evaluation.accuracy, forKey: .accuracy)
+    try container.encode(evaluation.loss, forKey: .loss)
+    try container.encode(evaluation.samples, forKey: .samples)
+    try container.encode(samplesPerSecond, forKey: .samplesPerSecond)
+    try container.encode(seconds, forKey: .seconds)
+    try container.encode(epochs, forKey: .epochs)
+    try container.encode(out, forKey: .out)
+  }
+}
+
+/// Checks made on an output path before long work, so a bad `--out` fails at once.
+enum OutputPath {
+  static func checkWritable(_ path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+      throw ShearsError(path, "is a folder, not a file")
+    }
+    let folder = url.deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw ShearsError(path, "folder \(folder) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+      throw ShearsError(path, "folder \(folder) is not writable")
+    }
+  }
+}
