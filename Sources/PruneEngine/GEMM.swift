@@ -93,6 +93,17 @@ public enum GEMM {
       while p0 < k {
         let depth = min(kBlock, k - p0)
         let overwrite = p0 == 0 && !accumulate
+        // The last row tile, when shorter than MR, is zero-padded into a packed [depth, MR]
+        // buffer once per K block and reused for every B panel.
+        let edgeRows = rows.count % mr
+        let edgeStart = rows.upperBound - edgeRows
+        if edgeRows > 0 {
+          let aTile = a.base + edgeStart * a.rowStride + p0 * a.columnStride
+          packedA.update(repeating: 0, count: depth * mr)
+          for p in 0..<depth {
+            for i in 0..<edgeRows { packedA[p * mr + i] = aTile[i * a.rowStride + p * a.columnStride] }
+          }
+        }
         var j0 = columns.lowerBound
         while j0 < columns.upperBound {
           let width = min(nr, columns.upperBound - j0)
@@ -100,35 +111,23 @@ public enum GEMM {
           // contiguous [depth, 32] buffer: read in place with a power-of-two row stride, its rows
           // fall into a few L1 sets and evict each other.
           packPanel(b, rows: p0, depth: depth, columns: j0, width: width, into: packedB)
-          let panel = UnsafePointer(packedB)
-          let panelStride = nr
           var i0 = rows.lowerBound
           while i0 < rows.upperBound {
             let height = min(mr, rows.upperBound - i0)
-            let aTile = a.base + i0 * a.rowStride + p0 * a.columnStride
             let cTile = c + i0 * ldc + j0
+            let (aTile, aRowStride, aColumnStride) =
+              height == mr
+              ? (a.base + i0 * a.rowStride + p0 * a.columnStride, a.rowStride, a.columnStride)
+              : (UnsafePointer(packedA), 1, mr)
             if height == mr && width == nr {
               microKernel(
-                depth: depth, a: aTile, aRowStride: a.rowStride, aColumnStride: a.columnStride,
-                b: panel, bRowStride: panelStride, c: cTile, ldc: ldc, accumulate: !overwrite)
+                depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite)
             } else {
-              // Edge tile: zero-pad A's missing rows, compute a full tile aside, copy back the
-              // part that exists.
-              var aSource = aTile
-              var aRowStride = a.rowStride
-              var aColumnStride = a.columnStride
-              if height < mr {
-                packedA.update(repeating: 0, count: depth * mr)
-                for p in 0..<depth {
-                  for i in 0..<height { packedA[p * mr + i] = aTile[i * a.rowStride + p * a.columnStride] }
-                }
-                aSource = UnsafePointer(packedA)
-                aRowStride = 1
-                aColumnStride = mr
-              }
+              // Edge tile: compute a full tile aside and copy back the part that exists.
               microKernel(
-                depth: depth, a: aSource, aRowStride: aRowStride, aColumnStride: aColumnStride,
-                b: panel, bRowStride: panelStride, c: tileC, ldc: nr, accumulate: false)
+                depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
               for i in 0..<height {
                 let source = tileC + i * nr
                 let target = cTile + i * ldc
