@@ -27,9 +27,31 @@ public final class Evaluator {
     }
   }
 
+  /// The logits of the first `limit` samples (all when `nil`), sample-major `[samples, classes]`:
+  /// for comparing what two models compute.
+  public func logits(_ dataset: Dataset, limit: Int? = nil) -> [Float] {
+    let count = min(limit ?? dataset.count, dataset.count)
+    let classes = network.classCount
+    var result = [Float](repeating: 0, count: count * classes)
+    let workspace = workspaces[0]
+    var first = 0
+    while first < count {
+      let n = min(Self.chunkSize, count - first)
+      dataset.gatherFeatureMajor(range: first..<(first + n), into: workspace.input.baseAddress!, leadingDimension: n)
+      network.forward(workspace, count: n, threads: workspaces.count)
+      let logits = workspace.outputs[network.layers.count - 1]
+      for j in 0..<n {
+        for c in 0..<classes { result[(first + j) * classes + c] = logits[c * n + j] }
+      }
+      first += n
+    }
+    return result
+  }
+
   /// Evaluates on the first `limit` samples of `dataset` (all when `nil`).
   /// - Complexity: O(samples · parameters), split over the threads.
   public func evaluate(_ dataset: Dataset, limit: Int? = nil) -> Evaluation {
+    precondition(dataset.classCount <= network.classCount, "labels go up to \(dataset.classCount - 1) but the model has \(network.classCount) outputs")
     let count = min(limit ?? dataset.count, dataset.count)
     let chunks = (count + Self.chunkSize - 1) / Self.chunkSize
     guard chunks > 0 else { return Evaluation(accuracy: 0, loss: 0, samples: 0, correct: 0) }

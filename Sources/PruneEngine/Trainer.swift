@@ -100,6 +100,7 @@ public enum Trainer {
     clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
     events: (TrainingEvent) -> Void = { _ in }
   ) -> TrainingReport {
+    precondition(dataset.classCount <= model.classCount, "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     let network = Network(model: model)
     let batchSize = max(1, min(options.batchSize, dataset.count))
     let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)

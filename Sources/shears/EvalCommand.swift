@@ -10,7 +10,7 @@ struct EvalCommand: ParsableCommand {
   var model: String
 
   @OptionGroup var dataOptions: DataOptions
-  @OptionGroup var output: OutputOptions
+  @OptionGroup var output: JSONOption
 
   func run() throws {
     let (loaded, _) = try Checkpoint.load(from: model)

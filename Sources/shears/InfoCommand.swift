@@ -9,7 +9,7 @@ struct InfoCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Checkpoint to describe (safetensors).", valueName: "PATH"))
   var model: String
 
-  @OptionGroup var output: OutputOptions
+  @OptionGroup var output: JSONOption
 
   func run() throws {
     let (loaded, metadata) = try Checkpoint.load(from: model)

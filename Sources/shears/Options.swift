@@ -15,7 +15,13 @@ struct DataOptions: ParsableArguments {
   }
 }
 
-/// `--json` and `--progress`.
+/// `--json` alone, for commands that print no progress (`eval`, `info`).
+struct JSONOption: ParsableArguments {
+  @Flag(name: .long, help: "Print exactly one JSON object on stdout.")
+  var json = false
+}
+
+/// `--json` and `--progress`, for commands that show progress (`train`, `bench`).
 struct OutputOptions: ParsableArguments {
   @Flag(name: .long, help: "Print exactly one JSON object on stdout.")
   var json = false

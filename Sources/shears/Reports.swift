@@ -52,7 +52,7 @@ struct ModelReport: Encodable {
     }
     lines.append(
       "total      " + String(repeating: " ", count: 12)
-        + String(format: " %8d  %8d  %7.2f%%", params, nonzero, sparsity * 100))
+        + String(format: "%8d  %8d  %7.2f%%", params, nonzero, sparsity * 100))
     lines.append(
       "size  \(Self.bytes(denseBytes)) dense, \(Self.bytes(sparseBytes)) sparse    "
         + "FLOPs/sample  \(flopsDense) dense, \(flopsSparse) sparse")

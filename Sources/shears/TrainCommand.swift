@@ -60,6 +60,12 @@ struct TrainCommand: ParsableCommand {
         "--arch \(arch)",
         "takes \(architecture.inputCount) inputs but the images in \(source.directory) have \(data.train.featureCount) pixels")
     }
+    // The loss reads the logit of each label, so every label needs an output.
+    guard data.classCount <= architecture.classCount else {
+      throw ShearsError(
+        "--arch \(arch)",
+        "has \(architecture.classCount) outputs but the labels in \(source.directory) go up to \(data.classCount - 1)")
+    }
     let kind: OptimizerKind =
       switch optimizer {
       case .adam: .adam(learningRate: lr ?? 1e-3)

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// `train` refusing bad values (exit 1, one error line, no file written) and bad usage (exit 2,
+/// the parser's message).
+@Suite struct TrainErrorTests {
+  let data: TemporaryFolder
+  let output: TemporaryFolder
+
+  init() throws {
+    data = try IDXFixture().folder()
+    output = try TemporaryFolder()
+  }
+
+  static let usage =
+    "Usage: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] "
+    + "[--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--seed <seed>] --out <PATH> "
+    + "[--json] [--progress]"
+
+  /// The architecture is checked before any data is read.
+  @Test(arguments: [
+    ("cnn:5", "unknown architecture (expected mlp:784-300-100-10)"),
+    ("mlp:784-x-10", "layer width 'x' is not a positive integer"),
+    ("mlp:784-0-10", "layer width '0' is not a positive integer"),
+    ("mlp:784", "an MLP needs at least an input and an output width"),
+    ("784-16-10", "unknown architecture (expected mlp:784-300-100-10)"),
+  ])
+  func unknownArchitecture(_ arch: String, _ problem: String) throws {
+    let run = try shears("train", "--arch", arch, "--data", data.path, "--out", output.path("m.safetensors"))
+    #expect(expectInputError(run, subject: "--arch \(arch)") == problem)
+    #expect(try output.contents() == [])
+  }
+
+  /// An architecture that does not fit the data is found after loading it, before training.
+  @Test(arguments: [
+    ("mlp:100-16-10", "takes 100 inputs but the images in DATA have 784 pixels"),
+    ("mlp:784-16-5", "has 5 outputs but the labels in DATA go up to 9"),
+  ])
+  func architectureDoesNotFitTheData(_ arch: String, _ problem: String) throws {
+    let run = try shears("train", "--arch", arch, "--data", data.path, "--out", output.path("m.safetensors"))
+    let message = expectInputError(run, subject: "--arch \(arch)", notes: ["data: \(data.path) (--data)"])
+    #expect(message == problem.replacingOccurrences(of: "DATA", with: data.path))
+    #expect(try output.contents() == [])
+  }
+
+  /// A bad `--out` fails at once: stderr has no data line, so no data was read and nothing trained.
+  @Test func outputFolderDoesNotExist() throws {
+    let folder = output.path("missing")
+    let out = folder + "/m.safetensors"
+    let run = try shears("train", "--arch", "mlp:784-16-10", "--data", data.path, "--out", out)
+    #expect(expectInputError(run, subject: out) == "folder \(folder) does not exist")
+    #expect(try output.contents() == [])
+  }
+
+  @Test func outputIsAFolder() throws {
+    let run = try shears("train", "--arch", "mlp:784-16-10", "--data", data.path, "--out", output.path)
+    #expect(expectInputError(run, subject: output.path) == "is a folder, not a file")
+    #expect(try output.contents() == [])
+  }
+
+  /// A failed run leaves an existing checkpoint at `--out` as it was.
+  @Test func failureKeepsThePreviousCheckpoint() throws {
+    let out = output.path("m.safetensors")
+    try IDXFixture.write([1, 2, 3, 4], to: out)
+    let run = try shears("train", "--arch", "mlp:784-16-5", "--data", data.path, "--out", out)
+    expectInputError(run, subject: "--arch mlp:784-16-5", notes: ["data: \(data.path) (--data)"])
+    #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data([1, 2, 3, 4]))
+    #expect(try output.contents() == ["m.safetensors"])
+  }
+
+  @Test func zeroEpochsIsBadUsage() throws {
+    let run = try shears("train", "--arch", "mlp:784-16-10", "--epochs", "0", "--out", output.path("m.safetensors"))
+    expectUsageError(run)
+    #expect(
+      run.stderr == """
+        Error: --epochs must be at least 1 (got 0)
+        \(Self.usage)
+          See 'shears train --help' for more information.
+
+        """)
+    #expect(try output.contents() == [])
+  }
+
+  @Test func missingOutIsBadUsage() throws {
+    let run = try shears("train", "--arch", "mlp:784-16-10", "--data", data.path)
+    expectUsageError(run)
+    #expect(
+      run.stderr == """
+        Error: Missing expected argument '--out <PATH>'
+        Help:  --out <PATH>  Checkpoint to write (safetensors).
+        \(Self.usage)
+          See 'shears train --help' for more information.
+
+        """)
+  }
+
+  @Test(arguments: [
+    (["--batch", "0"], "Error: --batch must be at least 1 (got 0)"),
+    (["--lr", "0"], "Error: --lr must be a positive number (got 0.0)"),
+    (["--epochs", "two"], "Error: The value 'two' is invalid for '--epochs <epochs>'"),
+    (
+      ["--optimizer", "rmsprop"],
+      "Error: The value 'rmsprop' is invalid for '--optimizer <optimizer>'. Please provide one of 'adam' and 'sgd'."
+    ),
+  ])
+  func badOptionValueIsBadUsage(_ arguments: [String], _ firstLine: String) throws {
+    let run = try shears(
+      ["train", "--arch", "mlp:784-16-10", "--data", data.path, "--out", output.path("m.safetensors")] + arguments)
+    #expect(expectUsageError(run).first == firstLine)
+    #expect(try output.contents() == [])
+  }
+}
