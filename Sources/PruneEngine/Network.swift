@@ -13,13 +13,18 @@ final class Network {
     let weight: UnsafeMutableBufferPointer<Float>
     /// `[outputCount]`.
     let bias: UnsafeMutableBufferPointer<Float>
+    /// 1 where a weight is kept and 0 where it is pruned, as floats so updates can multiply by
+    /// it; `nil` for a layer that was never pruned.
+    let mask: UnsafeMutableBufferPointer<Float>?
     let appliesReLU: Bool
   }
 
   let layers: [DenseLayer]
   private let template: Model
 
-  init(model: Model) {
+  /// - Parameter maskAll: give every layer a mask buffer even if it was never pruned, so that
+  ///   masks can be adopted later (`adoptMasks(of:)`).
+  init(model: Model, maskAll: Bool = false) {
     template = model
     layers = model.layers.indices.compactMap { index in
       guard case .dense(let dense) = model.layers[index] else { return nil }
@@ -27,6 +32,7 @@ final class Network {
       return DenseLayer(
         index: index, inputCount: dense.inputCount, outputCount: dense.outputCount,
         weight: .copy(dense.weight.scalars), bias: .copy(dense.bias.scalars),
+        mask: (dense.mask ?? (maskAll ? dense.keptMask : nil)).map { mask in .copy(mask.map(Float.init)) },
         appliesReLU: followedByReLU)
     }
   }
@@ -35,6 +41,7 @@ final class Network {
     for layer in layers {
       layer.weight.deallocate()
       layer.bias.deallocate()
+      layer.mask?.deallocate()
     }
   }
 
@@ -45,10 +52,14 @@ final class Network {
   func model() -> Model {
     var model = template
     for layer in layers {
+      guard case .dense(let original) = template.layers[layer.index] else { continue }
+      let mask: [UInt8]? = layer.mask.map { buffer in buffer.map { $0 != 0 ? 1 : 0 } }
+      // A layer that was never pruned stays mask-free unless a schedule pruned it meanwhile.
+      let keptMask = original.mask == nil && mask?.contains(0) != true ? nil : mask
       model.layers[layer.index] = .dense(
         Dense(
           weight: Tensor(shape: [layer.outputCount, layer.inputCount], scalars: Array(layer.weight)),
-          bias: Tensor(shape: [layer.outputCount], scalars: Array(layer.bias))))
+          bias: Tensor(shape: [layer.outputCount], scalars: Array(layer.bias)), mask: keptMask))
     }
     return model
   }
@@ -56,6 +67,26 @@ final class Network {
   /// Every parameter buffer in state-dict order (`0.weight`, `0.bias`, `2.weight`, ...).
   var parameterBuffers: [UnsafeMutableBufferPointer<Float>] {
     layers.flatMap { [$0.weight, $0.bias] }
+  }
+
+  /// How the optimizer treats each buffer of `parameterBuffers`: weights carry their layer's
+  /// mask and the L1 penalty; biases are never masked or penalised.
+  func parameterRoles(l1: Float) -> [ParameterRole] {
+    layers.flatMap { [ParameterRole(mask: $0.mask, l1: l1), ParameterRole(mask: nil, l1: 0)] }
+  }
+
+  /// Adopts the masks of `model` (same architecture), zeroing the weights they prune: used when
+  /// a schedule prunes during training.
+  func adoptMasks(of model: Model) {
+    for layer in layers {
+      guard case .dense(let dense) = model.layers[layer.index], let mask = dense.mask, let target = layer.mask else {
+        continue
+      }
+      for index in mask.indices {
+        target[index] = Float(mask[index])
+        if mask[index] == 0 { layer.weight[index] = 0 }
+      }
+    }
   }
 }
 

@@ -21,6 +21,14 @@ public enum OptimizerKind: Sendable, Equatable, CustomStringConvertible {
   }
 }
 
+/// How the optimizer treats one parameter tensor.
+struct ParameterRole {
+  /// 1 where the parameter may change, 0 where it is pruned and must stay exactly zero.
+  var mask: UnsafeMutableBufferPointer<Float>?
+  /// Coefficient of the L1 penalty `l1 · Σ|w|` added to the loss (0 for none).
+  var l1: Float
+}
+
 /// An optimizer's state for one network: a velocity (SGD) or two moment estimates (Adam) per
 /// parameter, updated in place.
 final class Optimizer {
@@ -33,8 +41,20 @@ final class Optimizer {
   static let beta2: Float = 0.999
   static let epsilon: Float = 1e-8
 
-  init(kind: OptimizerKind, parameters: [UnsafeMutableBufferPointer<Float>]) {
+  let roles: [ParameterRole]
+  /// Coefficient of the L2 penalty added to every gradient as `weightDecay · w`, as the
+  /// `weight_decay` of `torch.optim.SGD` and `Adam`.
+  let weightDecay: Float
+
+  /// - Parameter roles: one per parameter; `nil` treats every parameter as unmasked and
+  ///   unpenalised.
+  init(
+    kind: OptimizerKind, parameters: [UnsafeMutableBufferPointer<Float>], roles: [ParameterRole]? = nil,
+    weightDecay: Float = 0
+  ) {
     self.kind = kind
+    self.roles = roles ?? parameters.map { _ in ParameterRole(mask: nil, l1: 0) }
+    self.weightDecay = weightDecay
     firstMoments = parameters.map { .zeros($0.count) }
     if case .adam = kind {
       secondMoments = parameters.map { .zeros($0.count) }
@@ -77,6 +97,17 @@ final class Optimizer {
   ) {
     typealias V = SIMD16<Float>
     let w = parameter.baseAddress!, g = gradient.baseAddress!, m = firstMoments[index].baseAddress!
+    let role = roles[index]
+    regularize(gradient: g, weights: w, range: range, role: role)
+    defer {
+      // Pruned entries stay exactly zero, and so does their optimizer state: a momentum or
+      // moment left over from before pruning would otherwise move them again.
+      if let mask = role.mask?.baseAddress {
+        applyMask(mask, to: w, range: range)
+        applyMask(mask, to: m, range: range)
+        if case .adam = kind { applyMask(mask, to: secondMoments[index].baseAddress!, range: range) }
+      }
+    }
     var i = range.lowerBound
     switch kind {
     case .sgd(let configuredRate, let momentum):
@@ -119,6 +150,49 @@ final class Optimizer {
         w[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseRootCorrection + Self.epsilon)
         i += 1
       }
+    }
+  }
+}
+
+extension Optimizer {
+  /// `g = (g + weightDecay · w + l1 · sign(w)) ⊙ mask`: the penalties' gradients, and none for
+  /// pruned entries.
+  private func regularize(
+    gradient g: UnsafeMutablePointer<Float>, weights w: UnsafeMutablePointer<Float>, range: Range<Int>,
+    role: ParameterRole
+  ) {
+    typealias V = SIMD16<Float>
+    guard weightDecay != 0 || role.l1 != 0 || role.mask != nil else { return }
+    let decay = V(repeating: weightDecay), l1 = V(repeating: role.l1)
+    let ones = V(repeating: 1)
+    let mask = role.mask?.baseAddress
+    var i = range.lowerBound
+    while i + 16 <= range.upperBound {
+      let weight = load(w + i)
+      var sign = V()
+      sign.replace(with: ones, where: weight .> 0)
+      sign.replace(with: -ones, where: weight .< 0)
+      var value = load(g + i) + decay * weight + l1 * sign
+      if let mask { value *= load(mask + i) }
+      store(value, g + i)
+      i += 16
+    }
+    while i < range.upperBound {
+      let sign: Float = w[i] > 0 ? 1 : w[i] < 0 ? -1 : 0
+      g[i] = (g[i] + weightDecay * w[i] + role.l1 * sign) * (mask?[i] ?? 1)
+      i += 1
+    }
+  }
+
+  private func applyMask(_ mask: UnsafeMutablePointer<Float>, to values: UnsafeMutablePointer<Float>, range: Range<Int>) {
+    var i = range.lowerBound
+    while i + 16 <= range.upperBound {
+      store(load(values + i) * load(mask + i), values + i)
+      i += 16
+    }
+    while i < range.upperBound {
+      values[i] *= mask[i]
+      i += 1
     }
   }
 }

@@ -22,18 +22,26 @@ public struct TrainingOptions: Sendable, Equatable {
   public var batchSize: Int
   public var optimizer: OptimizerKind
   public var schedule: LearningRateSchedule
+  /// Coefficient of an L1 penalty `l1 · Σ|w|` on the weights (not biases), which drives weights
+  /// to zero before pruning. The reported loss is the cross-entropy alone.
+  public var l1: Float
+  /// L2 penalty on every parameter, as PyTorch's `weight_decay`.
+  public var weightDecay: Float
   /// Seeds the per-epoch shuffling.
   public var seed: UInt64
   public var threads: Int
 
   public init(
     epochs: Int, batchSize: Int = 64, optimizer: OptimizerKind = .adam(learningRate: 1e-3),
-    schedule: LearningRateSchedule = .cosine, seed: UInt64 = 1, threads: Int = GEMM.defaultThreads
+    schedule: LearningRateSchedule = .cosine, l1: Float = 0, weightDecay: Float = 0, seed: UInt64 = 1,
+    threads: Int = GEMM.defaultThreads
   ) {
     self.epochs = epochs
     self.batchSize = batchSize
     self.optimizer = optimizer
     self.schedule = schedule
+    self.l1 = l1
+    self.weightDecay = weightDecay
     self.seed = seed
     self.threads = threads
   }
@@ -107,7 +115,9 @@ public enum Trainer {
     let parameters = network.parameterBuffers
     let gradients = parameters.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) }
     defer { for buffer in gradients { buffer.deallocate() } }
-    let optimizer = Optimizer(kind: options.optimizer, parameters: parameters)
+    let optimizer = Optimizer(
+      kind: options.optimizer, parameters: parameters, roles: network.parameterRoles(l1: options.l1),
+      weightDecay: options.weightDecay)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
     let batchesPerEpoch = (dataset.count + batchSize - 1) / batchSize

@@ -13,15 +13,23 @@ public enum Checkpoint {
   ///   written; a previous file at `path` is then left as it was.
   public static func save(_ model: Model, metadata: CheckpointMetadata, to path: String) throws {
     if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: path) }
+    var entries = model.namedParameters.map { SafetensorsFile.Entry(name: $0.name, tensor: $0.tensor) }
+    for (index, dense) in model.denseLayers {
+      // A mask is written only when it prunes something (GUIDE section 4).
+      if let mask = dense.mask, mask.contains(0) {
+        entries.append(SafetensorsFile.Entry(name: "\(index).weight_mask", dtype: .u8, shape: dense.weight.shape, bytes: mask))
+      }
+    }
     let file = SafetensorsFile(
-      entries: model.namedParameters.map { SafetensorsFile.Entry(name: $0.name, tensor: $0.tensor) },
+      entries: entries,
       metadata: metadata.fields(architecture: model.architecture.description))
     try file.write(to: path)
   }
 
   /// Reads a checkpoint written by `save` or by `safetensors.torch.save_file(model.state_dict())`.
   ///
-  /// If `i.weight_mask` is present the weight is multiplied by it (a U8 or float mask). If the
+  /// If `i.weight_mask` is present (U8 or float; nonzero = kept) it becomes the layer's mask and
+  /// the weights it prunes are zeroed. If the
   /// file has `arch` metadata it must agree with the tensors.
   /// - Throws: `ShearsError` naming `path`: the file is unreadable or not valid safetensors,
   ///   Linear layers are not at 0, 2, 4, ..., a weight or bias is missing or has the wrong shape,
@@ -79,19 +87,21 @@ public enum Checkpoint {
     guard weight.shape.count == 2, weight.shape.allSatisfy({ $0 > 0 }) else {
       throw ShearsError(subject, "\(weight.name) has shape \(weight.shape), expected [outputs, inputs]")
     }
-    var scalars = weight.floats
-    if let mask = entries["\(index).weight_mask"] {
-      guard mask.shape == weight.shape else {
-        throw ShearsError(subject, "\(mask.name) has shape \(mask.shape), expected \(weight.shape) as \(weight.name)")
+    var mask: [UInt8]?
+    if let maskEntry = entries["\(index).weight_mask"] {
+      guard maskEntry.shape == weight.shape else {
+        throw ShearsError(
+          subject, "\(maskEntry.name) has shape \(maskEntry.shape), expected \(weight.shape) as \(weight.name)")
       }
-      scalars = zip(scalars, mask.floats).map(*)
+      mask = maskEntry.floats.map { $0 != 0 ? 1 : 0 }
     }
     guard let bias = entries["\(index).bias"] else { throw ShearsError(subject, "missing \(index).bias") }
     guard bias.shape == [weight.shape[0]] else {
       throw ShearsError(subject, "\(bias.name) has shape \(bias.shape), expected [\(weight.shape[0])]")
     }
     return Dense(
-      weight: Tensor(shape: weight.shape, scalars: scalars), bias: Tensor(shape: bias.shape, scalars: bias.floats))
+      weight: Tensor(shape: weight.shape, scalars: weight.floats), bias: Tensor(shape: bias.shape, scalars: bias.floats),
+      mask: mask)
   }
 
   /// Checks that an `arch` text names the given architecture.

@@ -1,0 +1,93 @@
+/// How the importance of weights or neurons is scored; the lowest scores are pruned first.
+public enum Criterion: String, Sendable, CaseIterable, Equatable {
+  /// |w| per weight (L1 unstructured; Han et al. 2015).
+  case magnitude
+  /// Seeded uniform random scores: the baseline every criterion should beat.
+  case random
+  /// Mean |dL/dw| over a calibration set (gradient sensitivity).
+  case gradient
+  /// First-order Taylor expansion of the loss change: |w · dL/dw| per weight, or per neuron
+  /// |mean(a · dL/da)| normalised per layer (Molchanov et al. 2017).
+  case taylor
+  /// L2 norm of each output neuron's incoming weights (`ln_structured(n=2, dim=0)`).
+  case neuronL2 = "neuron-l2"
+  /// Mean post-ReLU activation of each neuron over a calibration set.
+  case activation
+  /// Average percentage of zeros of each neuron's post-ReLU output (Hu et al. 2016); high APoZ
+  /// is pruned first.
+  case apoz
+  /// Neurons whose incoming weights nearly duplicate another's (cosine similarity); a removed
+  /// neuron's outgoing weights are merged into its twin's.
+  case redundancy
+
+  /// What a criterion scores when pruning is not asked to be structured.
+  public var defaultGranularity: Granularity {
+    switch self {
+    case .magnitude, .random, .gradient, .taylor: .weight
+    case .neuronL2, .activation, .apoz, .redundancy: .neuron
+    }
+  }
+
+  /// What the criterion can score.
+  public var supportedGranularities: [Granularity] {
+    switch self {
+    case .magnitude, .random, .gradient: [.weight]
+    case .taylor: [.weight, .neuron]
+    case .neuronL2, .activation, .apoz, .redundancy: [.neuron]
+    }
+  }
+
+  /// Whether scoring needs a forward or backward pass over data.
+  public var needsData: Bool {
+    switch self {
+    case .magnitude, .random, .neuronL2, .redundancy: false
+    case .gradient, .taylor, .activation, .apoz: true
+    }
+  }
+
+  /// Whether scores of different layers can be ranked together (`--scope global`).
+  ///
+  /// Weight scores are comparable across layers, as in `global_unstructured`. Of the neuron
+  /// scores only Taylor's (normalised per layer) and APoZ's (a fraction) are; L2 norms and mean
+  /// activations scale with a layer's fan-in, and redundancy pairs neurons within a layer.
+  public func supportsGlobalScope(_ granularity: Granularity) -> Bool {
+    switch (self, granularity) {
+    case (_, .weight): true
+    case (.taylor, .neuron), (.apoz, .neuron): true
+    default: false
+    }
+  }
+}
+
+/// What a score applies to.
+public enum Granularity: String, Sendable, Equatable {
+  /// Single weights (unstructured pruning).
+  case weight
+  /// Whole output neurons: rows of a `[out, in]` weight (structured pruning).
+  case neuron
+}
+
+/// Which weights compete with each other when choosing what to prune.
+public enum PruningScope: String, Sendable, CaseIterable, Equatable {
+  /// Each layer is pruned by the same rule on its own (`l1_unstructured` per layer).
+  case layer
+  /// One ranking across every selected layer (`global_unstructured`); biases are never pruned.
+  case global
+}
+
+/// How much to prune.
+public enum PruningRule: Sendable, Equatable {
+  /// A fraction, 0 to 1, of the entries still kept: `round(fraction × kept)` with Python's
+  /// round-half-to-even, as `torch.nn.utils.prune`.
+  case fraction(Double)
+  /// A number of entries among those still kept.
+  case count(Int)
+  /// Entries whose score is below a value.
+  case threshold(Float)
+  /// Entries whose score is below `alpha` × the largest score in the scope (the gradient
+  /// sensitivity rule).
+  case alpha(Float)
+  /// Entries whose score is below `k` × the standard deviation of the layer's kept weights
+  /// (Han et al. 2015; for criteria other than magnitude, of the layer's kept scores).
+  case standardDeviations(Float)
+}

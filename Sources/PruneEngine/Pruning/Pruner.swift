@@ -1,0 +1,223 @@
+/// What to prune: the criterion, what it scores, the scope, how much and where.
+public struct PruningRequest: Sendable, Equatable {
+  public var criterion: Criterion
+  public var granularity: Granularity
+  public var scope: PruningScope
+  public var rule: PruningRule
+  /// Layer positions to prune (`0, 2, ...`); `nil` means every prunable layer.
+  public var layers: [Int]?
+
+  public init(
+    criterion: Criterion, granularity: Granularity? = nil, scope: PruningScope = .layer, rule: PruningRule,
+    layers: [Int]? = nil
+  ) {
+    self.criterion = criterion
+    self.granularity = granularity ?? criterion.defaultGranularity
+    self.scope = scope
+    self.rule = rule
+    self.layers = layers
+  }
+}
+
+/// What one pruning step did to a layer.
+public struct LayerPruning: Sendable, Equatable {
+  public var layerIndex: Int
+  /// Weights or neurons (per the request's granularity) pruned by this step.
+  public var prunedUnits: Int
+  /// Units still kept before this step.
+  public var keptUnitsBefore: Int
+  /// Units sharing the score at the cut when some of them were pruned and some kept: the
+  /// choice among them was made by lowest index first. 0 when the cut is unambiguous.
+  public var tiesAtCut: Int
+}
+
+/// Turns scores into masks with the semantics of `torch.nn.utils.prune`.
+///
+/// Pruning is cumulative: only entries still kept compete, and a fraction applies to their
+/// number. Ties are broken by lowest flat index (in global scope, layers are concatenated in
+/// order, as `parameters_to_vector` does). Neuron pruning never touches the output layer, whose
+/// neurons are the classes.
+public enum Pruner {
+  /// Applies one pruning step to `model` given scores for the layers to prune.
+  ///
+  /// - Returns: the pruned model (masks updated, pruned weights zeroed) and per-layer counts.
+  /// - Throws: `ShearsError` when the request does not fit the model: an unknown layer, the
+  ///   output layer in neuron pruning, a count larger than what is left, a global scope the
+  ///   criterion cannot rank.
+  public static func prune(
+    _ model: Model, request: PruningRequest, scores: [LayerScores]
+  ) throws -> (model: Model, layers: [LayerPruning]) {
+    let targets = try targetLayers(of: model, request: request)
+    let scoresByLayer = Dictionary(scores.map { ($0.layerIndex, $0) }, uniquingKeysWith: { first, _ in first })
+    var candidates: [Candidates] = []
+    for index in targets {
+      guard case .dense(let dense) = model.layers[index], let layerScores = scoresByLayer[index],
+        layerScores.granularity == request.granularity,
+        layerScores.values.count == (request.granularity == .weight ? dense.weight.count : dense.outputCount)
+      else {
+        throw ShearsError("layer \(index)", "no \(request.granularity) scores for this layer")
+      }
+      candidates.append(
+        Candidates(layerIndex: index, dense: dense, scores: layerScores.values, granularity: request.granularity))
+    }
+
+    var selections: [[Int]] = []
+    switch (request.rule, request.scope) {
+    case (.fraction, .global), (.count, .global):
+      let total = candidates.reduce(0) { $0 + $1.kept.count }
+      let count = try unitCount(request.rule, kept: total, subject: "the selected layers")
+      selections = selectLowest(count, across: candidates)
+    case (.alpha(let alpha), .global):
+      let maximum = candidates.map(\.maximumKeptScore).max() ?? 0
+      selections = candidates.map { $0.kept(below: alpha * maximum) }
+    case (.standardDeviations, .global):
+      throw ShearsError("--std", "is a per-layer rule; use it with --scope layer")
+    default:
+      for layer in candidates {
+        switch request.rule {
+        case .fraction, .count:
+          let count = try unitCount(request.rule, kept: layer.kept.count, subject: "layer \(layer.layerIndex)")
+          selections.append(selectLowest(count, across: [layer])[0])
+        case .threshold(let threshold):
+          selections.append(layer.kept(below: threshold))
+        case .alpha(let alpha):
+          selections.append(layer.kept(below: alpha * layer.maximumKeptScore))
+        case .standardDeviations(let k):
+          let spread = request.criterion == .magnitude ? layer.keptWeightDeviation : layer.keptScoreDeviation
+          selections.append(layer.kept(below: k * spread))
+        }
+      }
+    }
+
+    var pruned = model
+    var report: [LayerPruning] = []
+    for (layer, selection) in zip(candidates, selections) {
+      var dense = layer.dense
+      var mask = dense.keptMask
+      let columns = dense.inputCount
+      for unit in selection {
+        switch request.granularity {
+        case .weight: mask[unit] = 0
+        case .neuron: for column in 0..<columns { mask[unit * columns + column] = 0 }
+        }
+      }
+      dense.setMask(mask)
+      pruned.layers[layer.layerIndex] = .dense(dense)
+      report.append(
+        LayerPruning(
+          layerIndex: layer.layerIndex, prunedUnits: selection.count, keptUnitsBefore: layer.kept.count,
+          tiesAtCut: layer.ties(atCutOf: selection)))
+    }
+    return (pruned, report)
+  }
+
+  /// The layers a request prunes, checked against the model.
+  static func targetLayers(of model: Model, request: PruningRequest) throws -> [Int] {
+    let dense = model.denseLayers.map(\.index)
+    guard let outputLayer = dense.last else { throw ShearsError("model", "has no layers to prune") }
+    guard request.criterion.supportedGranularities.contains(request.granularity) else {
+      throw ShearsError("--criterion \(request.criterion.rawValue)", "cannot score single \(request.granularity)s")
+    }
+    if request.scope == .global && !request.criterion.supportsGlobalScope(request.granularity) {
+      throw ShearsError(
+        "--criterion \(request.criterion.rawValue)",
+        "neuron scores are not comparable across layers; use --scope layer")
+    }
+    let prunable = request.granularity == .neuron ? dense.filter { $0 != outputLayer } : dense
+    guard let requested = request.layers else { return prunable }
+    for index in requested {
+      guard dense.contains(index) else {
+        let names = dense.map(String.init).joined(separator: ", ")
+        throw ShearsError("--layers \(index)", "no such Linear layer (the model has \(names))")
+      }
+      guard prunable.contains(index) else {
+        throw ShearsError("--layers \(index)", "is the output layer; its neurons are the classes and cannot be pruned")
+      }
+    }
+    return dense.filter(requested.contains)
+  }
+
+  /// How many units a fraction or count rule prunes among `kept`.
+  static func unitCount(_ rule: PruningRule, kept: Int, subject: String) throws -> Int {
+    switch rule {
+    case .fraction(let fraction):
+      return Int((fraction * Double(kept)).rounded(.toNearestOrEven))
+    case .count(let count):
+      guard count <= kept else {
+        throw ShearsError("--amount \(count)", "is more than the \(kept) left to prune in \(subject)")
+      }
+      return count
+    default:
+      return 0
+    }
+  }
+
+  /// The `count` lowest-scoring kept units across layers, lowest flat index first among ties;
+  /// one list of unit indices per layer.
+  static func selectLowest(_ count: Int, across layers: [Candidates]) -> [[Int]] {
+    var pool: [(score: Float, layer: Int, unit: Int)] = []
+    pool.reserveCapacity(layers.reduce(0) { $0 + $1.kept.count })
+    for (position, layer) in layers.enumerated() {
+      for unit in layer.kept { pool.append((layer.scores[unit], position, unit)) }
+    }
+    pool.sort { ($0.score, $0.layer, $0.unit) < ($1.score, $1.layer, $1.unit) }
+    var selections = [[Int]](repeating: [], count: layers.count)
+    for entry in pool.prefix(count) { selections[entry.layer].append(entry.unit) }
+    return selections
+  }
+}
+
+/// The units of one layer that are still kept, with their scores.
+struct Candidates {
+  let layerIndex: Int
+  let dense: Dense
+  let scores: [Float]
+  let granularity: Granularity
+  /// Indices of the kept units: weights whose mask is 1, or neurons with any kept weight.
+  let kept: [Int]
+
+  init(layerIndex: Int, dense: Dense, scores: [Float], granularity: Granularity) {
+    self.layerIndex = layerIndex
+    self.dense = dense
+    self.scores = scores
+    self.granularity = granularity
+    let mask = dense.keptMask
+    switch granularity {
+    case .weight:
+      kept = mask.indices.filter { mask[$0] != 0 }
+    case .neuron:
+      let columns = dense.inputCount
+      kept = (0..<dense.outputCount).filter { row in mask[(row * columns)..<((row + 1) * columns)].contains(1) }
+    }
+  }
+
+  var maximumKeptScore: Float { kept.map { scores[$0] }.max() ?? 0 }
+
+  /// Kept units scoring strictly below `limit`.
+  func kept(below limit: Float) -> [Int] { kept.filter { scores[$0] < limit } }
+
+  /// Standard deviation of the layer's kept weights (Han et al.'s spread).
+  var keptWeightDeviation: Float {
+    let mask = dense.keptMask
+    let values = dense.weight.scalars.indices.filter { mask[$0] != 0 }.map { Double(dense.weight.scalars[$0]) }
+    return Self.standardDeviation(values)
+  }
+
+  /// Standard deviation of the kept units' scores.
+  var keptScoreDeviation: Float { Self.standardDeviation(kept.map { Double(scores[$0]) }) }
+
+  /// Units tied with the highest pruned score, when the tie straddles the cut.
+  func ties(atCutOf selection: [Int]) -> Int {
+    guard let cut = selection.map({ scores[$0] }).max() else { return 0 }
+    let tied = kept.filter { scores[$0] == cut }.count
+    let tiedAndPruned = selection.filter { scores[$0] == cut }.count
+    return tied > tiedAndPruned ? tied : 0
+  }
+
+  static func standardDeviation(_ values: [Double]) -> Float {
+    guard !values.isEmpty else { return 0 }
+    let mean = values.reduce(0, +) / Double(values.count)
+    let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+    return Float(variance.squareRoot())
+  }
+}
