@@ -8,9 +8,18 @@ public struct LayerMetrics: Sendable, Equatable {
   /// Weights that are not exactly zero.
   public var nonzero: Int
   public var biasCount: Int
+  /// For a pruned layer, how many kept weights share the smallest kept magnitude when more than
+  /// one does: the next magnitude cut has to choose among them (lowest index first). 0 otherwise.
+  public var tiesAtCut: Int
 
   /// Fraction of weights that are zero, 0 to 1.
   public var sparsity: Double { parameters == 0 ? 0 : 1 - Double(nonzero) / Double(parameters) }
+
+  /// Weights per nonzero weight (1 when dense).
+  public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
+
+  /// Dense multiply-adds per nonzero multiply-add: the speed-up a perfect sparse kernel would give.
+  public var theoreticalSpeedup: Double { compressionRatio }
 
   /// Bytes of the weight and bias stored densely in fp32.
   public var denseBytes: Int { 4 * (parameters + biasCount) }
@@ -42,9 +51,30 @@ public struct ModelMetrics: Sendable, Equatable {
     layers = model.denseLayers.map { index, dense in
       LayerMetrics(
         name: "\(index).weight", shape: dense.weight.shape, parameters: dense.weight.count,
-        nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count)
+        nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense))
     }
   }
+
+  private static func tiesAtCut(_ dense: Dense) -> Int {
+    guard let mask = dense.mask, mask.contains(0) else { return 0 }
+    var smallest = Float.infinity
+    var ties = 0
+    for (weight, kept) in zip(dense.weight.scalars, mask) where kept != 0 {
+      let magnitude = abs(weight)
+      if magnitude < smallest {
+        smallest = magnitude
+        ties = 1
+      } else if magnitude == smallest {
+        ties += 1
+      }
+    }
+    return ties > 1 ? ties : 0
+  }
+
+  /// Prunable weights per nonzero weight.
+  public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
+  /// Dense multiply-adds per nonzero multiply-add over the whole model.
+  public var theoreticalSpeedup: Double { Double(denseFLOPs) / Double(max(1, sparseFLOPs)) }
 
   /// Prunable weights (biases excluded).
   public var parameters: Int { layers.reduce(0) { $0 + $1.parameters } }

@@ -78,6 +78,21 @@ public enum TrainingEvent: Sendable, Equatable {
   case epochFinished(TrainingProgress)
 }
 
+/// Masks that change during training (gradual pruning): every `interval` steps up to
+/// `lastStep`, `update` receives the model as trained so far and the global step, and returns
+/// the model with its new masks.
+public struct MaskSchedule {
+  public var interval: Int
+  public var lastStep: Int
+  public var update: (Model, _ step: Int) throws -> Model
+
+  public init(interval: Int, lastStep: Int, update: @escaping (Model, _ step: Int) throws -> Model) {
+    self.interval = max(1, interval)
+    self.lastStep = lastStep
+    self.update = update
+  }
+}
+
 /// The outcome of a training run.
 public struct TrainingReport: Sendable {
   public var model: Model
@@ -100,16 +115,19 @@ public enum Trainer {
   /// The same model, data, options and thread count give the same result.
   ///
   /// - Parameters:
+  ///   - masks: changes the masks during training; pruned weights and their optimizer state are
+  ///     zeroed from the next step on.
   ///   - cancellation: checked between batches.
   ///   - events: called on the training thread after every batch and epoch.
+  /// - Throws: what `masks.update` throws.
   /// - Complexity: O(epochs · samples · parameters).
   public static func train(
-    _ model: Model, on dataset: Dataset, options: TrainingOptions,
+    _ model: Model, on dataset: Dataset, options: TrainingOptions, masks: MaskSchedule? = nil,
     clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
     events: (TrainingEvent) -> Void = { _ in }
-  ) -> TrainingReport {
+  ) throws -> TrainingReport {
     precondition(dataset.classCount <= model.classCount, "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
-    let network = Network(model: model)
+    let network = Network(model: model, maskAll: masks != nil)
     let batchSize = max(1, min(options.batchSize, dataset.count))
     let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)
     let parameters = network.parameterBuffers
@@ -135,10 +153,15 @@ public enum Trainer {
           wasCancelled = true
           break training
         }
+        let globalStep = (epoch - 1) * batchesPerEpoch + batch
+        if let masks, globalStep <= masks.lastStep,
+          globalStep % masks.interval == 0 || globalStep == masks.lastStep
+        {
+          network.adoptMasks(of: try masks.update(network.model(), globalStep))
+        }
         let first = batch * batchSize
         let n = min(batchSize, dataset.count - first)
-        let rateScale = options.schedule.factor(
-          step: (epoch - 1) * batchesPerEpoch + batch, totalSteps: options.epochs * batchesPerEpoch)
+        let rateScale = options.schedule.factor(step: globalStep, totalSteps: options.epochs * batchesPerEpoch)
         let loss = order.withUnsafeBufferPointer { indices in
           step(
             indices: UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), dataset: dataset,

@@ -50,18 +50,18 @@ struct MaskedTrainingTests {
     #expect(network.model().denseLayers.map(\.layer.mask) == pruned.denseLayers.map(\.layer.mask))
   }
 
-  @Test func l1PenaltyShrinksWeights() {
+  @Test func l1PenaltyShrinksWeights() throws {
     var generator = SeededGenerator(seed: 3)
     let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
     let dataset = bandDataset(samples: 120, classes: 4, seed: 5)
-    func meanMagnitude(l1: Float) -> Float {
-      let trained = Trainer.train(
+    func meanMagnitude(l1: Float) throws -> Float {
+      let trained = try Trainer.train(
         model, on: dataset,
         options: TrainingOptions(epochs: 10, batchSize: 8, optimizer: .sgd(learningRate: 0.05, momentum: 0.9), l1: l1)
       ).model
       let weights = trained.denseLayers.flatMap(\.layer.weight.scalars)
       return weights.map(abs).reduce(0, +) / Float(weights.count)
     }
-    #expect(meanMagnitude(l1: 0.01) < 0.7 * meanMagnitude(l1: 0))
+    #expect(try meanMagnitude(l1: 0.01) < 0.7 * meanMagnitude(l1: 0))
   }
 }

@@ -3,12 +3,12 @@ import Testing
 @testable import PruneEngine
 
 struct TrainerTests {
-  @Test func learnsATinySeparableProblemPerfectly() {
+  @Test func learnsATinySeparableProblemPerfectly() throws {
     let dataset = bandDataset(samples: 240, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)
     let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
     let before = Evaluator(model: model, threads: 1).evaluate(dataset)
-    let report = Trainer.train(
+    let report = try Trainer.train(
       model, on: dataset, options: TrainingOptions(epochs: 15, batchSize: 16, optimizer: .adam(learningRate: 0.01)))
     let after = Evaluator(model: report.model, threads: 1).evaluate(dataset)
     #expect(before.accuracy < 0.9)
@@ -18,34 +18,34 @@ struct TrainerTests {
     #expect(!report.wasCancelled)
   }
 
-  @Test func sgdWithMomentumAlsoLearns() {
+  @Test func sgdWithMomentumAlsoLearns() throws {
     let dataset = bandDataset(samples: 240, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)
     let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
-    let report = Trainer.train(
+    let report = try Trainer.train(
       model, on: dataset,
       options: TrainingOptions(epochs: 15, batchSize: 16, optimizer: .sgd(learningRate: 0.05, momentum: 0.9)))
     #expect(Evaluator(model: report.model, threads: 1).evaluate(dataset).accuracy == 1.0)
   }
 
-  @Test func sameSeedGivesTheSameModelAndAnotherSeedDoesNot() {
+  @Test func sameSeedGivesTheSameModelAndAnotherSeedDoesNot() throws {
     let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)
     let model = Model(architecture: .mlp(widths: [16, 8, 4]), generator: &generator)
-    func run(seed: UInt64) -> Model {
-      Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10, seed: seed, threads: 2)).model
+    func run(seed: UInt64) throws -> Model {
+      try Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10, seed: seed, threads: 2)).model
     }
-    #expect(run(seed: 5) == run(seed: 5))
-    #expect(run(seed: 5) != run(seed: 6))
+    #expect(try run(seed: 5) == run(seed: 5))
+    #expect(try run(seed: 5) != run(seed: 6))
   }
 
-  @Test func cancellationStopsBetweenBatchesAndKeepsTheLastFinishedBatch() {
+  @Test func cancellationStopsBetweenBatchesAndKeepsTheLastFinishedBatch() throws {
     let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)
     let model = Model(architecture: .mlp(widths: [16, 8, 4]), generator: &generator)
     let token = CancellationToken()
     var batchesSeen = 0
-    let report = Trainer.train(
+    let report = try Trainer.train(
       model, on: dataset, options: TrainingOptions(epochs: 3, batchSize: 10), cancellation: token
     ) { event in
       if case .batchFinished = event {
@@ -59,14 +59,14 @@ struct TrainerTests {
     #expect(report.model != model)
   }
 
-  @Test func eventsReportEveryBatchAndEpochInOrder() {
+  @Test func eventsReportEveryBatchAndEpochInOrder() throws {
     let dataset = bandDataset(samples: 25, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)
     let model = Model(architecture: .mlp(widths: [16, 4]), generator: &generator)
     var events: [TrainingEvent] = []
     let tick = Atomic<UInt64>(0)
     let clock = MonotonicClock { tick.add(1_000_000, ordering: .relaxed).newValue }
-    _ = Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10), clock: clock) {
+    _ = try Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 2, batchSize: 10), clock: clock) {
       events.append($0)
     }
     // 25 samples in batches of 10: 3 batches per epoch, the last of 5 samples.
@@ -82,7 +82,7 @@ struct TrainerTests {
     #expect(last.samplesPerSecond > 0)
   }
 
-  @Test func cosineScheduleDecaysFromOneToZero() {
+  @Test func cosineScheduleDecaysFromOneToZero() throws {
     let schedule = LearningRateSchedule.cosine
     #expect(schedule.factor(step: 0, totalSteps: 10) == 1)
     #expect(isClose(schedule.factor(step: 5, totalSteps: 10), 0.5))

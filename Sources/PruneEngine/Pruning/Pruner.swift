@@ -23,7 +23,9 @@ public struct PruningRequest: Sendable, Equatable {
 public struct LayerPruning: Sendable, Equatable {
   public var layerIndex: Int
   /// Weights or neurons (per the request's granularity) pruned by this step.
-  public var prunedUnits: Int
+  public var prunedUnits: Int { prunedIndices.count }
+  /// Their indices: flat weight indices, or neuron (row) indices.
+  public var prunedIndices: [Int]
   /// Units still kept before this step.
   public var keptUnitsBefore: Int
   /// Units sharing the score at the cut when some of them were pruned and some kept: the
@@ -105,14 +107,14 @@ public enum Pruner {
       pruned.layers[layer.layerIndex] = .dense(dense)
       report.append(
         LayerPruning(
-          layerIndex: layer.layerIndex, prunedUnits: selection.count, keptUnitsBefore: layer.kept.count,
+          layerIndex: layer.layerIndex, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
           tiesAtCut: layer.ties(atCutOf: selection)))
     }
     return (pruned, report)
   }
 
-  /// The layers a request prunes, checked against the model.
-  static func targetLayers(of model: Model, request: PruningRequest) throws -> [Int] {
+  /// The layers a request prunes (positions in `model.layers`), checked against the model.
+  public static func targetLayers(of model: Model, request: PruningRequest) throws -> [Int] {
     let dense = model.denseLayers.map(\.index)
     guard let outputLayer = dense.last else { throw ShearsError("model", "has no layers to prune") }
     guard request.criterion.supportedGranularities.contains(request.granularity) else {

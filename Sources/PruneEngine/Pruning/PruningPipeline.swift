@@ -1,0 +1,32 @@
+/// The result of one pruning step on a model.
+public struct PruningOutcome: Sendable {
+  public var model: Model
+  public var layers: [LayerPruning]
+}
+
+/// Scoring, selection and (for redundancy) the merge, as one step: what `shears prune`, the
+/// schedules, sweeps and the explorer all run.
+public enum PruningPipeline {
+  /// Scores `model` with the request's criterion, prunes what the rule selects and, for
+  /// `redundancy`, merges each removed neuron into its most similar surviving neighbour.
+  ///
+  /// - Throws: `ShearsError` when the request does not fit the model or a data-driven criterion
+  ///   has no calibration data.
+  public static func apply(_ request: PruningRequest, to model: Model, context: ScoringContext) throws -> PruningOutcome {
+    try apply(request, to: model, scores: try scores(for: request, model: model, context: context))
+  }
+
+  /// The scores a request needs, for reuse across several rules on the same model (sweeps).
+  public static func scores(for request: PruningRequest, model: Model, context: ScoringContext) throws -> [LayerScores] {
+    let targets = try Pruner.targetLayers(of: model, request: request)
+    return try Scoring.scores(
+      request.criterion, granularity: request.granularity, model: model, layers: targets, context: context)
+  }
+
+  /// One pruning step from scores computed earlier on the same `model`.
+  public static func apply(_ request: PruningRequest, to model: Model, scores: [LayerScores]) throws -> PruningOutcome {
+    let (pruned, layers) = try Pruner.prune(model, request: request, scores: scores)
+    let merged = request.criterion == .redundancy ? Redundancy.mergeRemoved(original: model, pruned: pruned) : pruned
+    return PruningOutcome(model: merged, layers: layers)
+  }
+}
