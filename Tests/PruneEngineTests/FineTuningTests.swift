@@ -1,0 +1,56 @@
+import Testing
+@testable import PruneEngine
+
+struct FineTuningTests {
+  private func model() -> Model {
+    var generator = SeededGenerator(seed: 4)
+    return Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
+  }
+
+  private let magnitude = PruningRequest(criterion: .magnitude, rule: .fraction(0))
+
+  @Test func gradualSparsityFollowsTheCubicRamp() {
+    // s_t = s_f + (s_i - s_f)(1 - t/T)^3 with s_i = 0.2, s_f = 0.9, T = 100.
+    #expect(isClose(FineTuning.gradualSparsity(step: 0, rampEnd: 100, initial: 0.2, final: 0.9), 0.2))
+    #expect(isClose(FineTuning.gradualSparsity(step: 50, rampEnd: 100, initial: 0.2, final: 0.9), 0.9 - 0.7 * 0.125))
+    #expect(isClose(FineTuning.gradualSparsity(step: 100, rampEnd: 100, initial: 0.2, final: 0.9), 0.9))
+    #expect(isClose(FineTuning.gradualSparsity(step: 150, rampEnd: 100, initial: 0.2, final: 0.9), 0.9))
+  }
+
+  @Test func iterativeStepsPruneTheSameShareOfWhatIsLeft() {
+    // From 0 to 0.875 in 3 steps: keep 1/2 each step.
+    let targets = (1...3).map { FineTuning.iterativeSparsity(step: $0, steps: 3, initial: 0, final: 0.875) }
+    #expect(zip(targets, [0.5, 0.75, 0.875]).allSatisfy { isClose($0, $1) })
+  }
+
+  @Test(arguments: [PruningScope.layer, .global])
+  func pruneToReachesTheTargetSparsityAndLeavesSparserLayersAlone(scope: PruningScope) throws {
+    var request = magnitude
+    request.scope = scope
+    let half = try FineTuning.prune(model(), to: 0.5, request: request, context: ScoringContext())
+    #expect(isClose(ModelMetrics(half).sparsity, 0.5, absolute: 0.01))
+    let more = try FineTuning.prune(half, to: 0.8, request: request, context: ScoringContext())
+    #expect(isClose(ModelMetrics(more).sparsity, 0.8, absolute: 0.01))
+    let same = try FineTuning.prune(more, to: 0.3, request: request, context: ScoringContext())
+    #expect(same == more)
+  }
+
+  @Test func gradualScheduleEndsAtTheTargetWithMasksHeld() throws {
+    let dataset = bandDataset(samples: 160, classes: 4, seed: 2)
+    let report = try FineTuning.run(
+      model(), schedule: .gradual(interval: 3), sparsity: 0.75, request: magnitude, on: dataset,
+      options: TrainingOptions(epochs: 4, batchSize: 16), context: ScoringContext())
+    #expect(isClose(ModelMetrics(report.model).sparsity, 0.75, absolute: 0.01))
+    #expect(report.epochsCompleted == 4)
+  }
+
+  @Test func oneshotAndIterativeSchedulesReachTheTarget() throws {
+    let dataset = bandDataset(samples: 160, classes: 4, seed: 2)
+    for schedule in [PruningSchedule.oneshot, .iterative(steps: 3)] {
+      let report = try FineTuning.run(
+        model(), schedule: schedule, sparsity: 0.6, request: magnitude, on: dataset,
+        options: TrainingOptions(epochs: 1, batchSize: 16), context: ScoringContext())
+      #expect(isClose(ModelMetrics(report.model).sparsity, 0.6, absolute: 0.01), "\(schedule)")
+    }
+  }
+}
