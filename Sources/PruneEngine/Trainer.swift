@@ -27,15 +27,19 @@ public struct TrainingOptions: Sendable, Equatable {
   public var l1: Float
   /// L2 penalty on every parameter, as PyTorch's `weight_decay`.
   public var weightDecay: Float
+  /// Keep a copy of the weights after this epoch (0 = before training) for lottery-ticket
+  /// rewinding; see `TrainingReport.rewindWeights`.
+  public var rewindEpoch: Int?
   /// Seeds the per-epoch shuffling.
   public var seed: UInt64
   public var threads: Int
 
   public init(
     epochs: Int, batchSize: Int = 64, optimizer: OptimizerKind = .adam(learningRate: 1e-3),
-    schedule: LearningRateSchedule = .cosine, l1: Float = 0, weightDecay: Float = 0, seed: UInt64 = 1,
-    threads: Int = GEMM.defaultThreads
+    schedule: LearningRateSchedule = .cosine, l1: Float = 0, weightDecay: Float = 0, rewindEpoch: Int? = nil,
+    seed: UInt64 = 1, threads: Int = GEMM.defaultThreads
   ) {
+    self.rewindEpoch = rewindEpoch
     self.epochs = epochs
     self.batchSize = batchSize
     self.optimizer = optimizer
@@ -104,6 +108,8 @@ public struct TrainingReport: Sendable {
   public var finalLoss: Double
   public var samplesPerSecond: Double
   public var seconds: Double
+  /// The weights after `TrainingOptions.rewindEpoch`, when asked for and reached.
+  public var rewindWeights: Model?
 }
 
 /// Mini-batch training of a model with softmax cross-entropy.
@@ -144,6 +150,7 @@ public enum Trainer {
     var epochsCompleted = 0
     var epochLoss = 0.0
     var wasCancelled = false
+    var rewindWeights = options.rewindEpoch == 0 ? model : nil
 
     training: for epoch in 1...max(1, options.epochs) where options.epochs > 0 {
       order.shuffle(using: &generator)
@@ -179,6 +186,7 @@ public enum Trainer {
               elapsedSeconds: elapsed)))
       }
       epochsCompleted = epoch
+      if options.rewindEpoch == epoch { rewindWeights = network.model() }
       let elapsed = clock.seconds(since: start)
       epochLoss /= Double(batchesPerEpoch)
       events(
@@ -191,7 +199,8 @@ public enum Trainer {
     let seconds = clock.seconds(since: start)
     return TrainingReport(
       model: network.model(), epochsCompleted: epochsCompleted, wasCancelled: wasCancelled,
-      finalLoss: epochLoss, samplesPerSecond: Double(samplesSeen) / max(seconds, 1e-9), seconds: seconds)
+      finalLoss: epochLoss, samplesPerSecond: Double(samplesSeen) / max(seconds, 1e-9), seconds: seconds,
+      rewindWeights: rewindWeights)
   }
 
   /// One optimizer step on the samples `indices`; returns the batch's mean loss.

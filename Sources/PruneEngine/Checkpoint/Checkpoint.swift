@@ -11,9 +11,17 @@ public enum Checkpoint {
   /// `arch` is always written from the model; `metadata.architecture`, when set, must agree.
   /// - Throws: `ShearsError` naming `path` if the architectures disagree or the file cannot be
   ///   written; a previous file at `path` is then left as it was.
-  public static func save(_ model: Model, metadata: CheckpointMetadata, to path: String) throws {
+  ///
+  /// - Parameter rewind: weights from early in training (lottery-ticket rewinding), stored as
+  ///   `rewind.0.weight`, `rewind.0.bias`, ...; `metadata.rewindEpoch` says which epoch. PyTorch's
+  ///   `load_state_dict(strict=False)` ignores them.
+  public static func save(_ model: Model, metadata: CheckpointMetadata, rewind: Model? = nil, to path: String) throws {
     if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: path) }
+    if let rewind { try check(rewind.architecture.description, matches: model.architecture, subject: path) }
     var entries = model.namedParameters.map { SafetensorsFile.Entry(name: $0.name, tensor: $0.tensor) }
+    entries += (rewind?.namedParameters ?? []).map {
+      SafetensorsFile.Entry(name: Self.rewindPrefix + $0.name, tensor: $0.tensor)
+    }
     for (index, dense) in model.denseLayers {
       // A mask is written only when it prunes something (GUIDE section 4).
       if let mask = dense.mask, mask.contains(0) {
@@ -35,12 +43,35 @@ public enum Checkpoint {
   ///   Linear layers are not at 0, 2, 4, ..., a weight or bias is missing or has the wrong shape,
   ///   the shapes do not chain, or the metadata is malformed or disagrees.
   public static func load(from path: String) throws -> (model: Model, metadata: CheckpointMetadata) {
+    let loaded = try loadWithRewind(from: path)
+    return (loaded.model, loaded.metadata)
+  }
+
+  /// `load(from:)`, plus the rewind weights when the file keeps them.
+  public static func loadWithRewind(from path: String) throws -> (
+    model: Model, metadata: CheckpointMetadata, rewind: Model?
+  ) {
     let file = try SafetensorsFile(contentsOf: path)
     let model = try model(from: file, subject: path)
     let metadata = try CheckpointMetadata(fields: file.metadata, subject: path)
     if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: path) }
-    return (model, metadata)
+    let rewindEntries = file.entries.filter { $0.name.hasPrefix(rewindPrefix) }.map { entry in
+      SafetensorsFile.Entry(
+        name: String(entry.name.dropFirst(rewindPrefix.count)), dtype: entry.dtype, shape: entry.shape, bytes: entry.bytes)
+    }
+    var rewind: Model?
+    if !rewindEntries.isEmpty {
+      let subject = "\(path) (rewind weights)"
+      let weights = try self.model(from: SafetensorsFile(entries: rewindEntries), subject: subject)
+      try check(weights.architecture.description, matches: model.architecture, subject: subject)
+      rewind = weights
+    }
+    return (model, metadata, rewind)
   }
+
+  /// Prefix of the tensors that hold the rewind weights.
+  static let rewindPrefix = "rewind."
+
 
   /// The MLP whose Linear layers are the `i.weight`/`i.bias` pairs of a file, ReLU between.
   static func model(from file: SafetensorsFile, subject: String) throws -> Model {

@@ -3,7 +3,7 @@
 ///
 /// Keys: `format` (always `shears-1` when written, ignored when read), `arch`, `dataset`,
 /// `accuracy` (a decimal string), `created` (ISO 8601) and `history` (a JSON array of strings,
-/// stored as its JSON text). Absent keys read as nil or an empty history; other keys are ignored.
+/// stored as its JSON text) and `rewind_epoch`. Absent keys read as nil or an empty history; other keys are ignored.
 public struct CheckpointMetadata: Sendable, Equatable {
   /// The `--arch` value of the model (`mlp:784-300-100-10`); key `arch`.
   public var architecture: String?
@@ -16,14 +16,18 @@ public struct CheckpointMetadata: Sendable, Equatable {
   /// The operations applied, oldest first (`train epochs=10 optimizer=adam lr=0.001 seed=1`);
   /// key `history`.
   public var history: [String]
+  /// The epoch whose weights the file keeps for rewinding (0 = initialisation), when it keeps
+  /// any; key `rewind_epoch`.
+  public var rewindEpoch: Int?
 
   /// The value written as `format`.
   public static let formatName = "shears-1"
 
   public init(
     architecture: String? = nil, dataset: String? = nil, accuracy: Double? = nil, created: String? = nil,
-    history: [String] = []
+    history: [String] = [], rewindEpoch: Int? = nil
   ) {
+    self.rewindEpoch = rewindEpoch
     self.architecture = architecture
     self.dataset = dataset
     self.accuracy = accuracy
@@ -41,6 +45,12 @@ public struct CheckpointMetadata: Sendable, Equatable {
         throw ShearsError(subject, "metadata accuracy '\(text)' is not a number")
       }
       self.accuracy = accuracy
+    }
+    if let text = fields["rewind_epoch"] {
+      guard let epoch = Int(text), epoch >= 0 else {
+        throw ShearsError(subject, "metadata rewind_epoch '\(text)' is not an epoch number")
+      }
+      rewindEpoch = epoch
     }
     if let text = fields["history"] {
       guard case .array(let items)? = try? JSONValue(parsing: Array(text.utf8), subject: subject) else {
@@ -65,6 +75,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
     fields["dataset"] = dataset
     fields["accuracy"] = accuracy.map { "\($0)" }
     fields["created"] = created
+    fields["rewind_epoch"] = rewindEpoch.map(String.init)
     return fields
   }
 }

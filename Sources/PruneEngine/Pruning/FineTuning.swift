@@ -58,6 +58,18 @@ public enum FineTuning {
     }
   }
 
+  /// Lottery-ticket rewinding (Frankle & Carbin 2019; Frankle et al. 2020): the early weights
+  /// `rewind` under `model`'s masks, so training restarts from there on the pruned structure.
+  public static func rewound(_ model: Model, to rewind: Model) -> Model {
+    var result = rewind
+    for (index, dense) in model.denseLayers {
+      guard case .dense(var early) = rewind.layers[index], let mask = dense.mask else { continue }
+      early.setMask(mask)
+      result.layers[index] = .dense(early)
+    }
+    return result
+  }
+
   /// Fraction of the units (weights or neurons) of `layers` that are pruned.
   public static func unitSparsity(of model: Model, layers: [Int], granularity: Granularity) -> Double {
     var pruned = 0
@@ -107,7 +119,8 @@ public enum FineTuning {
         if stepReport.wasCancelled { break }
       }
       return report ?? TrainingReport(
-        model: current, epochsCompleted: 0, wasCancelled: false, finalLoss: 0, samplesPerSecond: 0, seconds: 0)
+        model: current, epochsCompleted: 0, wasCancelled: false, finalLoss: 0, samplesPerSecond: 0, seconds: 0,
+        rewindWeights: nil)
     case .gradual(let interval):
       let stepsPerEpoch = (dataset.count + options.batchSize - 1) / max(1, options.batchSize)
       let rampEnd = Int(Double(options.epochs * stepsPerEpoch) * gradualShare)
