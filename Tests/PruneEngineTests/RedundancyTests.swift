@@ -65,8 +65,11 @@ struct RedundancyScoringTests {
     let before = Self.weights(original, 2)
     let after = Self.weights(merged, 2)
     let scale: Float = removed == 0 ? 0.5 : 2
+    guard case .dense(let next) = merged.layers[2] else { return }
     for row in 0..<3 {
       #expect(after[row * 4 + removed] == 0)
+      // Masked too, so fine-tuning cannot regrow it from the removed neuron's constant output.
+      #expect(next.keptMask[row * 4 + removed] == 0)
       #expect(isClose(after[row * 4 + twin], before[row * 4 + twin] + scale * before[row * 4 + removed]))
     }
 
@@ -106,7 +109,10 @@ struct RedundancyScoringTests {
     original.layers[2] = .dense(next)
     let merged = Redundancy.merge(original, layerIndex: 0, removed: [0], twins: [1, nil, nil, nil])
     guard case .dense(let mergedNext) = merged.layers[2] else { return }
-    #expect(mergedNext.mask == mask)
+    // The pruned weight stays pruned; the removed neuron's column is masked as well.
+    var expected = mask
+    for row in 0..<3 { expected[row * 4 + 0] = 0 }
+    #expect(mergedNext.mask == expected)
     #expect(mergedNext.weight.scalars[1] == 0)
     // Rows 1 and 2 of the next layer are still exact; row 0 lost the removed neuron's share.
     let before = Evaluator(model: original, threads: 1).logits(Self.data)

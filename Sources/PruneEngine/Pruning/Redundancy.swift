@@ -82,8 +82,9 @@ public enum Redundancy {
   /// same ratio (zero biases included); approximate otherwise, as close as the rows are
   /// parallel. Pruned weights of the next layer stay pruned: where the twin's column is masked,
   /// nothing is added, and that part of the removed neuron's contribution is lost. The removed
-  /// column is zeroed but not masked, so a later shrink folds nothing for it (its ReLU of the
-  /// bias would otherwise still reach the next layer).
+  /// column is zeroed and masked: the twin now carries the removed neuron's whole output, so the
+  /// removed neuron's constant ReLU of its bias must not reach the next layer, neither now nor
+  /// after fine-tuning or a shrink.
   ///
   /// - Parameters:
   ///   - model: the model to merge in. Its rows of `removed` may already be masked (the output of
@@ -124,7 +125,7 @@ public enum Redundancy {
     let kept = keptRows(layer)
 
     // Move the removed columns of the next layer onto their twins'.
-    let nextMask = next.keptMask
+    var nextMask = next.keptMask
     let columns = next.inputCount
     let outputs = next.outputCount
     next.weight.scalars.withUnsafeMutableBufferPointer { weights in
@@ -141,6 +142,8 @@ public enum Redundancy {
         for row in 0..<outputs { weights[row * columns + neuron] = 0 }
       }
     }
+    for neuron in removed { for row in 0..<outputs { nextMask[row * columns + neuron] = 0 } }
+    next.setMask(nextMask)
 
     var merged = model
     merged.layers[layerIndex] = .dense(layer)
