@@ -12,6 +12,15 @@ public struct LayerMetrics: Sendable, Equatable {
   /// one does: the next magnitude cut has to choose among them (lowest index first). 0 otherwise.
   public var tiesAtCut: Int
 
+  public init(name: String, shape: [Int], parameters: Int, nonzero: Int, biasCount: Int, tiesAtCut: Int = 0) {
+    self.name = name
+    self.shape = shape
+    self.parameters = parameters
+    self.nonzero = nonzero
+    self.biasCount = biasCount
+    self.tiesAtCut = tiesAtCut
+  }
+
   /// Fraction of weights that are zero, 0 to 1.
   public var sparsity: Double { parameters == 0 ? 0 : 1 - Double(nonzero) / Double(parameters) }
 
@@ -46,6 +55,10 @@ public struct LayerMetrics: Sendable, Equatable {
 /// Size and cost figures of a whole model.
 public struct ModelMetrics: Sendable, Equatable {
   public var layers: [LayerMetrics]
+
+  public init(layers: [LayerMetrics]) {
+    self.layers = layers
+  }
 
   public init(_ model: Model) {
     layers = model.denseLayers.map { index, dense in

@@ -22,6 +22,7 @@ struct InfoCommand: ParsableCommand {
       if let accuracy = metadata.accuracy { print(String(format: "accuracy  %.4f (recorded)", accuracy)) }
       if let created = metadata.created { print("created   \(created)") }
       for entry in metadata.history { print("history   \(entry)") }
+      if let epoch = metadata.rewindEpoch { print("rewind    weights of epoch \(epoch) kept") }
       print(report.table)
     }
   }
@@ -32,7 +33,7 @@ struct InfoResult: Encodable {
   var model: ModelReport
   var metadata: CheckpointMetadata
 
-  enum CodingKeys: String, CodingKey { case accuracy, dataset, created, history }
+  enum CodingKeys: String, CodingKey { case accuracy, dataset, created, history, rewindEpoch }
 
   func encode(to encoder: Encoder) throws {
     try model.encode(to: encoder)
@@ -41,5 +42,6 @@ struct InfoResult: Encodable {
     try container.encodeIfPresent(metadata.dataset, forKey: .dataset)
     try container.encodeIfPresent(metadata.created, forKey: .created)
     try container.encode(metadata.history, forKey: .history)
+    try container.encodeIfPresent(metadata.rewindEpoch, forKey: .rewindEpoch)
   }
 }

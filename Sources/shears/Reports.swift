@@ -10,6 +10,9 @@ struct ModelReport: Encodable {
     var params: Int
     var nonzero: Int
     var sparsity: Double
+    var compressionRatio: Double
+    var sparseBytes: Int
+    var tiesAtCut: Int
   }
 
   var arch: String
@@ -22,12 +25,16 @@ struct ModelReport: Encodable {
   var sparseBytes: Int
   var flopsDense: Int
   var flopsSparse: Int
+  var compressionRatio: Double
+  var theoreticalSpeedup: Double
 
   init(_ model: Model) {
     let metrics = ModelMetrics(model)
     arch = model.architecture.description
     layers = metrics.layers.map {
-      Layer(name: $0.name, shape: $0.shape, params: $0.parameters, nonzero: $0.nonzero, sparsity: $0.sparsity)
+      Layer(
+        name: $0.name, shape: $0.shape, params: $0.parameters, nonzero: $0.nonzero, sparsity: $0.sparsity,
+        compressionRatio: $0.compressionRatio, sparseBytes: $0.sparseBytes, tiesAtCut: $0.tiesAtCut)
     }
     params = metrics.parameters
     totalParams = metrics.totalParameters
@@ -37,25 +44,28 @@ struct ModelReport: Encodable {
     sparseBytes = metrics.sparseBytes
     flopsDense = metrics.denseFLOPs
     flopsSparse = metrics.sparseFLOPs
+    compressionRatio = metrics.compressionRatio
+    theoreticalSpeedup = metrics.theoreticalSpeedup
   }
 
   /// The per-layer table printed without `--json`.
   var table: String {
-    var lines = [
-      "layer      shape         params   nonzero  sparsity",
-    ]
+    var lines = ["layer      shape         params   nonzero  sparsity  compression  ties at cut"]
     for layer in layers {
       lines.append(
         layer.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
           + layer.shape.map(String.init).joined(separator: "x").padding(toLength: 12, withPad: " ", startingAt: 0)
-          + String(format: "%8d  %8d  %7.2f%%", layer.params, layer.nonzero, layer.sparsity * 100))
+          + String(
+            format: "%8d  %8d  %7.2f%%  %10.1fx  %11d", layer.params, layer.nonzero, layer.sparsity * 100,
+            layer.compressionRatio, layer.tiesAtCut))
     }
     lines.append(
       "total      " + String(repeating: " ", count: 12)
-        + String(format: "%8d  %8d  %7.2f%%", params, nonzero, sparsity * 100))
+        + String(format: "%8d  %8d  %7.2f%%  %10.1fx", params, nonzero, sparsity * 100, compressionRatio))
     lines.append(
       "size  \(Self.bytes(denseBytes)) dense, \(Self.bytes(sparseBytes)) sparse    "
-        + "FLOPs/sample  \(flopsDense) dense, \(flopsSparse) sparse")
+        + "FLOPs/sample  \(flopsDense) dense, \(flopsSparse) sparse "
+        + String(format: "(%.1fx fewer)", theoreticalSpeedup))
     return lines.joined(separator: "\n")
   }
 

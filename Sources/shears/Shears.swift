@@ -13,7 +13,8 @@ struct Shears: ParsableCommand {
       embedded Fashion-MNIST subset; the chosen source is printed on stderr.
       """,
     subcommands: [
-      ExploreCommand.self, TrainCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self,
+      ExploreCommand.self, TrainCommand.self, EvalCommand.self, InfoCommand.self, PruneCommand.self,
+      FinetuneCommand.self, SweepCommand.self, SensitivityCommand.self, BenchCommand.self,
     ],
     defaultSubcommand: ExploreCommand.self)
 }

@@ -32,6 +32,11 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Learning-rate schedule: cosine (decays to zero over the run) or constant.")
   var lrSchedule: LearningRateSchedule = .cosine
 
+  @Option(
+    name: .long,
+    help: "Also keep the weights after this epoch (0 = initialisation) for finetune --rewind.")
+  var rewindEpoch: Int?
+
   @Option(name: .long, help: "Seed for initialisation and shuffling.")
   var seed: UInt64 = 1
 
@@ -47,6 +52,9 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     guard epochs > 0 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
     guard batch > 0 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
+    if let rewindEpoch, !(0...epochs).contains(rewindEpoch) {
+      throw ValidationError("--rewind-epoch must be from 0 to --epochs (got \(rewindEpoch))")
+    }
     if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
   }
 
@@ -72,19 +80,20 @@ struct TrainCommand: ParsableCommand {
       case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
       }
     let options = TrainingOptions(
-      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, seed: seed)
+      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, rewindEpoch: rewindEpoch, seed: seed)
     var generator = SeededGenerator(seed: seed)
     let initial = Model(architecture: architecture, generator: &generator)
     let printer = ProgressPrinter()
-    let report = Trainer.train(initial, on: data.train, options: options) { event in
+    let report = try Trainer.train(initial, on: data.train, options: options) { event in
       if output.showsProgress { printer.handle(event) }
     }
     let evaluation = Evaluator(model: report.model).evaluate(data.test)
     let metadata = CheckpointMetadata(
       architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
       created: ISO8601DateFormatter().string(from: Date()),
-      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue) seed=\(seed)"])
-    try Checkpoint.save(report.model, metadata: metadata, to: out)
+      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue) seed=\(seed)"],
+      rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
+    try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
 
     let result = TrainResult(
       model: ModelReport(report.model), evaluation: evaluation, samplesPerSecond: report.samplesPerSecond,
@@ -127,23 +136,5 @@ struct TrainResult: Encodable {
     try container.encode(seconds, forKey: .seconds)
     try container.encode(epochs, forKey: .epochs)
     try container.encode(out, forKey: .out)
-  }
-}
-
-/// Checks made on an output path before long work, so a bad `--out` fails at once.
-enum OutputPath {
-  static func checkWritable(_ path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-      throw ShearsError(path, "is a folder, not a file")
-    }
-    let folder = url.deletingLastPathComponent().path
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-      throw ShearsError(path, "folder \(folder) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: folder) else {
-      throw ShearsError(path, "folder \(folder) is not writable")
-    }
   }
 }

@@ -144,6 +144,11 @@ func requireSuccess(_ run: ShearsRun, sourceLocation: SourceLocation = #_sourceL
   try #require(run.exitedNormally && run.status == 0, "expected exit 0:\n\(run)", sourceLocation: sourceLocation)
 }
 
+/// The bytes of a file, or nil when there is none (to check an input was left untouched).
+func fileBytes(_ path: String) -> Data? {
+  FileManager.default.contents(atPath: path)
+}
+
 /// Whether two figures read back from JSON agree to within rounding.
 func isClose(_ a: Double, _ b: Double, relative: Double = 1e-9) -> Bool {
   abs(a - b) <= relative * max(1, abs(a), abs(b))
@@ -153,7 +158,7 @@ func isClose(_ a: Double, _ b: Double, relative: Double = 1e-9) -> Bool {
 
 /// A new empty folder under the system's temporary folder, removed with its contents when the
 /// value is released.
-final class TemporaryFolder {
+final class TemporaryFolder: Sendable {
   let url: URL
   var path: String { url.path }
 

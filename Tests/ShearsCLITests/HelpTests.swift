@@ -41,6 +41,13 @@ import Testing
                                 loss.
         info                    Show a checkpoint's layers, sparsity, size, FLOPs and
                                 history.
+        prune                   Prune a checkpoint by a criterion and save the result.
+        finetune                Fine-tune a pruned checkpoint with its masks held,
+                                optionally pruning on a schedule.
+        sweep                   Prune the whole model to each amount and report the
+                                accuracy-sparsity curve.
+        sensitivity             Prune each layer alone to each amount and report the
+                                accuracy (Distiller-style).
         bench                   Measure the engine: GEMM GFLOP/s, training samples/s
                                 and test-set evaluation time.
 
@@ -53,6 +60,10 @@ import Testing
       ["explore"],
       """
       OVERVIEW: Open the interactive pruning explorer (the default command).
+
+      Without --model it opens the LeNet-300-100 baseline for the data source,
+      trained on first use and cached under $XDG_CACHE_HOME/shears (or
+      ~/.cache/shears). Press ? for the keys.
 
       USAGE: shears explore [--model <PATH>] [--data <DIR>]
 
@@ -74,7 +85,7 @@ import Testing
       and softmax cross-entropy on the outputs; W0 is the input size (784 for 28x28
       images) and Wn the number of classes. mlp:784-300-100-10 is LeNet-300-100.
 
-      USAGE: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] [--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--seed <seed>] --out <PATH> [--json] [--progress]
+      USAGE: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] [--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--rewind-epoch <rewind-epoch>] [--seed <seed>] --out <PATH> [--json] [--progress]
 
       OPTIONS:
         --arch <ARCH>           Architecture, e.g. mlp:784-300-100-10.
@@ -88,6 +99,9 @@ import Testing
                                 Learning-rate schedule: cosine (decays to zero over
                                 the run) or constant. (values: constant, cosine;
                                 default: cosine)
+        --rewind-epoch <rewind-epoch>
+                                Also keep the weights after this epoch (0 =
+                                initialisation) for finetune --rewind.
         --seed <seed>           Seed for initialisation and shuffling. (default: 1)
         --out <PATH>            Checkpoint to write (safetensors).
         --json                  Print exactly one JSON object on stdout.
@@ -150,8 +164,164 @@ import Testing
       """)
   }
 
+  @Test func prune() throws {
+    try expectHelp(
+      ["prune"],
+      """
+      OVERVIEW: Prune a checkpoint by a criterion and save the result.
+
+      Pruning is cumulative, as in torch.nn.utils.prune: only weights still kept
+      compete, and a fraction applies to their number (round half to even). Ties go
+      lowest index first. Structured criteria (neuron-l2, activation, apoz,
+      redundancy, taylor --structured) remove whole neurons; --shrink then removes
+      them physically.
+
+      USAGE: shears prune [<options>] --model <PATH> --criterion <C> --out <PATH>
+
+      OPTIONS:
+        --model <PATH>          Checkpoint to prune (safetensors).
+        --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
+                                activation, apoz or redundancy. (values: magnitude,
+                                random, gradient, taylor, neuron-l2, activation,
+                                apoz, redundancy)
+        --scope <scope>         layer: each layer pruned on its own; global: one
+                                ranking over all layers. (values: layer, global;
+                                default: layer)
+        --structured            Score whole neurons with taylor (the neuron criteria
+                                always do).
+        --layers <LIST>         Prune only these Linear layers, e.g. 0,2 (default:
+                                all).
+        --seed <seed>           Seed for the random criterion. (default: 1)
+        --amount <F>            Fraction of the remaining weights to prune, 0 to 1;
+                                an integer above 1 is a count.
+        --threshold <T>         Prune scores below T.
+        --alpha <A>             Prune scores below A x the largest score.
+        --std <K>               Prune below K x the layer's weight standard deviation.
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --shrink                Remove pruned neurons physically (the outputs stay
+                                the same).
+        --out <PATH>            Checkpoint to write (safetensors).
+        --force                 Allow --out to overwrite the input checkpoint.
+        --json                  Print exactly one JSON object on stdout.
+        -h, --help              Show help information.
+      """)
+  }
+
+  @Test func finetune() throws {
+    try expectHelp(
+      ["finetune"],
+      """
+      OVERVIEW: Fine-tune a pruned checkpoint with its masks held, optionally pruning
+      on a schedule.
+
+      Pruned weights stay exactly zero: the gradient, the update and the optimizer
+      state are masked. With --schedule and --target-sparsity the model is pruned as
+      it trains: oneshot prunes once and fine-tunes; iterative prunes in --steps
+      steps with --epochs of fine-tuning after each; gradual raises the sparsity
+      every --interval steps over the first 75% of the run (Zhu & Gupta 2017).
+
+      USAGE: shears finetune [<options>] --model <PATH> --epochs <epochs> --out <PATH>
+
+      OPTIONS:
+        --model <PATH>          Checkpoint to fine-tune (safetensors).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --epochs <epochs>       Passes over the training set (per step with
+                                --schedule iterative).
+        --optimizer <optimizer> adam or sgd (with momentum 0.9). (values: adam, sgd;
+                                default: adam)
+        --lr <lr>               Learning rate, decayed to zero over the run (default
+                                0.008 for adam, 0.05 for sgd).
+        --l1 <l1>               L1 penalty on the weights, added to the loss as X x
+                                sum|w|. (default: 0.0)
+        --batch <batch>         Samples per optimizer step. (default: 64)
+        --seed <seed>           Seed for shuffling. (default: 1)
+        --schedule <schedule>   none, oneshot, iterative or gradual. (values: none,
+                                oneshot, iterative, gradual; default: none)
+        --target-sparsity <S>   Sparsity to reach with --schedule, 0 to 1.
+        --criterion <C>         Criterion for --schedule (default magnitude).
+                                (values: magnitude, random, gradient, taylor,
+                                neuron-l2, activation, apoz, redundancy; default:
+                                magnitude)
+        --scope <scope>         layer or global, for --schedule. (values: layer,
+                                global; default: layer)
+        --steps <steps>         Pruning steps of --schedule iterative. (default: 3)
+        --interval <interval>   Training steps between mask updates of --schedule
+                                gradual. (default: 100)
+        --rewind                Restart from the checkpoint's rewind weights under
+                                its masks (lottery ticket; train --rewind-epoch).
+        --out <PATH>            Checkpoint to write (safetensors).
+        --force                 Allow --out to overwrite the input checkpoint.
+        --json                  Print exactly one JSON object on stdout.
+        --progress              Show progress on stderr even with --json.
+        -h, --help              Show help information.
+      """)
+  }
+
+  @Test func sweep() throws {
+    try expectHelp(
+      ["sweep"],
+      """
+      OVERVIEW: Prune the whole model to each amount and report the accuracy-sparsity
+      curve.
+
+      Each amount starts from the input checkpoint; scores are computed once.
+
+      USAGE: shears sweep --model <PATH> --criterion <C> [--scope <scope>] [--structured] [--layers <LIST>] [--seed <seed>] --amounts <LIST> [--finetune-epochs <finetune-epochs>] [--data <DIR>] [--csv <PATH>] [--json] [--progress]
+
+      OPTIONS:
+        --model <PATH>          Checkpoint to sweep (safetensors).
+        --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
+                                activation, apoz or redundancy. (values: magnitude,
+                                random, gradient, taylor, neuron-l2, activation,
+                                apoz, redundancy)
+        --scope <scope>         layer: each layer pruned on its own; global: one
+                                ranking over all layers. (values: layer, global;
+                                default: layer)
+        --structured            Score whole neurons with taylor (the neuron criteria
+                                always do).
+        --layers <LIST>         Prune only these Linear layers, e.g. 0,2 (default:
+                                all).
+        --seed <seed>           Seed for the random criterion. (default: 1)
+        --amounts <LIST>        Amounts to prune, e.g. 0,0.5,0.9.
+        --finetune-epochs <finetune-epochs>
+                                Fine-tune this many epochs at each amount before
+                                evaluating. (default: 0)
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --csv <PATH>            Also write the rows as CSV.
+        --json                  Print exactly one JSON object on stdout.
+        --progress              Show progress on stderr even with --json.
+        -h, --help              Show help information.
+      """)
+  }
+
+  @Test func sensitivity() throws {
+    try expectHelp(
+      ["sensitivity"],
+      """
+      OVERVIEW: Prune each layer alone to each amount and report the accuracy
+      (Distiller-style).
+
+      Every row starts from the input checkpoint: one layer is pruned, evaluated and
+      restored.
+
+      USAGE: shears sensitivity --model <PATH> [--criterion <C>] --amounts <LIST> [--data <DIR>] [--csv <PATH>] [--json] [--progress]
+
+      OPTIONS:
+        --model <PATH>          Checkpoint to analyse (safetensors).
+        --criterion <C>         Criterion (default magnitude). (values: magnitude,
+                                random, gradient, taylor, neuron-l2, activation,
+                                apoz, redundancy; default: magnitude)
+        --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9.
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --csv <PATH>            Also write the rows as CSV.
+        --json                  Print exactly one JSON object on stdout.
+        --progress              Show progress on stderr even with --json.
+        -h, --help              Show help information.
+      """)
+  }
+
   /// `shears help <subcommand>` prints the same text as `shears <subcommand> --help`.
-  @Test(arguments: ["explore", "train", "eval", "info", "bench"])
+  @Test(arguments: ["explore", "train", "eval", "info", "prune", "finetune", "sweep", "sensitivity", "bench"])
   func helpSubcommandMatchesHelpFlag(_ subcommand: String) throws {
     let viaFlag = try shears(subcommand, "--help")
     let viaHelp = try shears("help", subcommand)

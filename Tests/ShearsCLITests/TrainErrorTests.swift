@@ -14,8 +14,8 @@ import Testing
 
   static let usage =
     "Usage: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] "
-    + "[--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--seed <seed>] --out <PATH> "
-    + "[--json] [--progress]"
+    + "[--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--rewind-epoch <rewind-epoch>] "
+    + "[--seed <seed>] --out <PATH> [--json] [--progress]"
 
   /// The architecture is checked before any data is read.
   @Test(arguments: [

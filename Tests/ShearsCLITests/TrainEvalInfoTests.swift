@@ -86,7 +86,10 @@ import Testing
     let layers = try #require(info["layers"] as? [[String: Any]])
     #expect(layers.map { $0["shape"] as? [Int] } == [[16, 784], [10, 16]])
     #expect(layers.map { $0["sparsity"] as? Double } == [0, 0])
+    #expect(layers.map { $0["compression_ratio"] as? Double } == [1, 1])
+    #expect(layers.map { $0["ties_at_cut"] as? Int } == [0, 0])
     #expect(info["sparsity"] as? Double == 0)
+    #expect(info["compression_ratio"] as? Double == 1)
     for key in ["params", "nonzero", "dense_bytes", "sparse_bytes", "flops_dense", "flops_sparse"] {
       #expect(info[key] as? Int != nil && info[key] as? Int == trained[key] as? Int, "\(key)")
     }
@@ -139,11 +142,11 @@ import Testing
         accuracy  \(String(format: "%.4f", accuracy)) (recorded)
         created   \(created)
         history   \(history)
-        layer      shape         params   nonzero  sparsity
-        0.weight   16x784         12544     12544     0.00%
-        2.weight   10x16            160       160     0.00%
-        total                     12704     12704     0.00%
-        size  49.7 KiB dense, 51.3 KiB sparse    FLOPs/sample  25434 dense, 25434 sparse
+        layer      shape         params   nonzero  sparsity  compression  ties at cut
+        0.weight   16x784         12544     12544     0.00%         1.0x            0
+        2.weight   10x16            160       160     0.00%         1.0x            0
+        total                     12704     12704     0.00%         1.0x
+        size  49.7 KiB dense, 51.3 KiB sparse    FLOPs/sample  25434 dense, 25434 sparse (1.0x fewer)
 
         """)
   }

@@ -1,0 +1,118 @@
+import Foundation
+import ArgumentParser
+import PruneEngine
+
+extension Criterion: ExpressibleByArgument {}
+extension PruningScope: ExpressibleByArgument {}
+
+/// `--criterion`, `--scope`, `--structured`, `--layers` and `--seed`: what to score and where.
+struct CriterionOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "magnitude, random, gradient, taylor, neuron-l2, activation, apoz or redundancy.", valueName: "C"))
+  var criterion: Criterion
+
+  @Option(name: .long, help: "layer: each layer pruned on its own; global: one ranking over all layers.")
+  var scope: PruningScope = .layer
+
+  @Flag(name: .long, help: "Score whole neurons with taylor (the neuron criteria always do).")
+  var structured = false
+
+  @Option(
+    name: .long, help: ArgumentHelp("Prune only these Linear layers, e.g. 0,2 (default: all).", valueName: "LIST"))
+  var layers: String?
+
+  @Option(name: .long, help: "Seed for the random criterion.")
+  var seed: UInt64 = 1
+
+  var granularity: Granularity { structured ? .neuron : criterion.defaultGranularity }
+
+  /// The `--layers` positions, checked as numbers (the model checks they exist).
+  func layerIndices() throws -> [Int]? {
+    guard let layers else { return nil }
+    return try layers.split(separator: ",", omittingEmptySubsequences: false).map { field in
+      guard let index = Int(field.trimmingCharacters(in: .whitespaces)), index >= 0 else {
+        throw ShearsError("--layers \(layers)", "'\(field)' is not a layer number (the Linear layers are 0, 2, 4, ...)")
+      }
+      return index
+    }
+  }
+
+  func request(rule: PruningRule) throws -> PruningRequest {
+    PruningRequest(criterion: criterion, granularity: granularity, scope: scope, rule: rule, layers: try layerIndices())
+  }
+
+  /// A short description for histories and reports: `magnitude scope=layer`.
+  var summary: String {
+    "\(criterion.rawValue)\(structured ? " structured" : "") scope=\(scope.rawValue)"
+      + (layers.map { " layers=\($0)" } ?? "")
+  }
+}
+
+/// `--amount | --threshold | --alpha | --std`: how much to prune (exactly one).
+struct AmountOptions: ParsableArguments {
+  // `.unconditional`: the word after the option is its value even when it starts with a dash,
+  // so `--amount -0.1` reaches the range check (exit 1 naming the value) instead of the parser
+  // reporting a missing value.
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Fraction of the remaining weights to prune, 0 to 1; an integer above 1 is a count.", valueName: "F"))
+  var amount: String?
+
+  @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Prune scores below T.", valueName: "T"))
+  var threshold: Float?
+
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp("Prune scores below A x the largest score.", valueName: "A"))
+  var alpha: Float?
+
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp("Prune below K x the layer's weight standard deviation.", valueName: "K"))
+  var std: Float?
+
+  func validate() throws {
+    let given = [amount != nil, threshold != nil, alpha != nil, std != nil].filter { $0 }.count
+    guard given == 1 else { throw ValidationError("give exactly one of --amount, --threshold, --alpha or --std") }
+  }
+
+  /// The rule, with its value checked.
+  func rule() throws -> PruningRule {
+    if let amount { return try Self.parseAmount(amount, option: "--amount") }
+    if let threshold {
+      guard threshold.isFinite else { throw ShearsError("--threshold \(threshold)", "must be a finite number") }
+      return .threshold(threshold)
+    }
+    if let alpha {
+      guard alpha >= 0, alpha.isFinite else { throw ShearsError("--alpha \(alpha)", "must be zero or positive") }
+      return .alpha(alpha)
+    }
+    let k = std ?? 0
+    guard k >= 0, k.isFinite else { throw ShearsError("--std \(k)", "must be zero or positive") }
+    return .standardDeviations(k)
+  }
+
+  /// `0.9` is a fraction, `1` prunes everything, `300` (no decimal point) is a count.
+  static func parseAmount(_ text: String, option: String) throws -> PruningRule {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    if let count = Int(trimmed), count > 1 { return .count(count) }
+    guard let fraction = Double(trimmed), fraction.isFinite else {
+      throw ShearsError("\(option) \(text)", "is not a number")
+    }
+    guard (0...1).contains(fraction) else {
+      throw ShearsError("\(option) \(text)", "must be a fraction from 0 to 1 or a whole count above 1")
+    }
+    return .fraction(fraction)
+  }
+
+  /// For histories: `amount=0.9`.
+  var summary: String {
+    if let amount { return "amount=\(amount)" }
+    if let threshold { return "threshold=\(threshold)" }
+    if let alpha { return "alpha=\(alpha)" }
+    return "std=\(std ?? 0)"
+  }
+}
