@@ -125,12 +125,13 @@ public enum Trainer {
   ///     zeroed from the next step on.
   ///   - cancellation: checked between batches.
   ///   - events: called on the training thread after every batch and epoch.
+  ///   - epochModels: receives the model after every epoch (the explorer redraws from it).
   /// - Throws: what `masks.update` throws.
   /// - Complexity: O(epochs · samples · parameters).
   public static func train(
     _ model: Model, on dataset: Dataset, options: TrainingOptions, masks: MaskSchedule? = nil,
     clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
-    events: (TrainingEvent) -> Void = { _ in }
+    events: (TrainingEvent) -> Void = { _ in }, epochModels: ((Model) -> Void)? = nil
   ) throws -> TrainingReport {
     precondition(dataset.classCount <= model.classCount, "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     let network = Network(model: model, maskAll: masks != nil)
@@ -187,6 +188,7 @@ public enum Trainer {
       }
       epochsCompleted = epoch
       if options.rewindEpoch == epoch { rewindWeights = network.model() }
+      epochModels?(network.model())
       let elapsed = clock.seconds(since: start)
       epochLoss /= Double(batchesPerEpoch)
       events(

@@ -1,10 +1,17 @@
 import ArgumentParser
 import CursesShell
+import ExplorerCore
+import Foundation
 import PruneEngine
 
 struct ExploreCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "explore", abstract: "Open the interactive pruning explorer (the default command).")
+    commandName: "explore",
+    abstract: "Open the interactive pruning explorer (the default command).",
+    discussion: """
+      Without --model it opens the LeNet-300-100 baseline for the data source, trained on first \
+      use and cached under $XDG_CACHE_HOME/shears (or ~/.cache/shears). Press ? for the keys.
+      """)
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to open (safetensors).", valueName: "PATH"))
   var model: String?
@@ -12,8 +19,26 @@ struct ExploreCommand: ParsableCommand {
   @OptionGroup var dataOptions: DataOptions
 
   func run() throws {
-    Console.note(
-      "shears: the interactive explorer is not built yet (\(Curses.version) found). "
-        + "Use the headless commands meanwhile: shears train | eval | info | bench (see shears --help).")
+    guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+      throw ShearsError(
+        "explore", "needs a terminal; for scripts use the headless commands (shears --help)")
+    }
+    if let model { _ = try Checkpoint.load(from: model) }
+    let source = try DataSource.resolve(option: dataOptions.data)
+    let environment = ProcessInfo.processInfo.environment
+    let session = Session(
+      Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
+    session.start()
+    ExplorerApp.run(session, environment: environment)
+    let snapshot = session.snapshot
+    if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {
+      throw ShearsError("explore", message)
+    }
+  }
+
+  /// `$XDG_CACHE_HOME/shears`, else `~/.cache/shears`.
+  static func cacheDirectory(_ environment: [String: String]) -> String {
+    if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/shears" }
+    return (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/shears"
   }
 }
