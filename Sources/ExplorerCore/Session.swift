@@ -64,6 +64,8 @@ public final class Session: Sendable {
     var scope: PruningScope = .layer
     var scores: [Int: LayerScores] = [:]
     var distributions: [Int: ScoreDistribution] = [:]
+    /// The base model's kept units ranked by the scores, for the current scope.
+    var ranking: RankedPruning?
     var undo: [(base: Model, targets: [Int: Double])] = []
     var curve: [CurvePoint] = []
     var modelPath: String?
@@ -260,6 +262,7 @@ public final class Session: Sendable {
     let context = ScoringContext(calibration: state.train, seed: 1)
     let scores = try Scoring.scores(state.criterion, granularity: granularity, model: base, layers: targets, context: context)
     state.scores = Dictionary(uniqueKeysWithValues: scores.map { ($0.layerIndex, $0) })
+    state.ranking = nil
     state.distributions = [:]
     for index in layers {
       guard let layerScores = state.scores[index], case .dense(let dense) = base.layers[index] else { continue }
@@ -272,20 +275,13 @@ public final class Session: Sendable {
   /// accuracy: a quick estimate, then the full test set, unless a newer command came meanwhile.
   private func prune(id: Int) throws {
     guard let base = state.base else { return }
-    let granularity = state.criterion.defaultGranularity
-    var pruned = base
-    let context = ScoringContext(calibration: state.train, seed: 1)
-    switch state.scope {
-    case .layer:
-      for (index, target) in state.targets.sorted(by: { $0.key < $1.key }) where state.scores[index] != nil {
-        let request = PruningRequest(criterion: state.criterion, granularity: granularity, rule: .fraction(0), layers: [index])
-        pruned = try FineTuning.prune(pruned, to: target, request: request, context: context)
-      }
-    case .global:
-      let target = state.targets.values.max() ?? 0
-      let request = PruningRequest(criterion: state.criterion, granularity: granularity, scope: .global, rule: .fraction(0))
-      pruned = try FineTuning.prune(pruned, to: target, request: request, context: context)
-    }
+    let ranking =
+      state.ranking.flatMap { $0.scope == state.scope ? $0 : nil }
+      ?? RankedPruning(
+        model: base, scores: state.scores.values.sorted { $0.layerIndex < $1.layerIndex }, scope: state.scope)
+    state.ranking = ranking
+    var pruned = ranking.pruned(base, targets: state.targets)
+    if state.criterion == .redundancy { pruned = Redundancy.mergeRemoved(original: base, pruned: pruned) }
     state.current = pruned
     publishModel(accuracy: nil)
     guard !isStale(id) else { return }
