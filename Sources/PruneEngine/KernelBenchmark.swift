@@ -85,9 +85,21 @@ public enum KernelBenchmark {
         c.withUnsafeMutableBufferPointer { c in
           let (left, right): (MatrixOperand, MatrixOperand) =
             switch shape.form {
-            case .ab: (.rowMajor(a.baseAddress!, leadingDimension: shape.k), .rowMajor(b.baseAddress!, leadingDimension: shape.n))
-            case .atb: (.transposed(a.baseAddress!, leadingDimension: shape.m), .rowMajor(b.baseAddress!, leadingDimension: shape.n))
-            case .abt: (.rowMajor(a.baseAddress!, leadingDimension: shape.k), .transposed(b.baseAddress!, leadingDimension: shape.k))
+            case .ab:
+              (
+                .rowMajor(a.baseAddress!, leadingDimension: shape.k),
+                .rowMajor(b.baseAddress!, leadingDimension: shape.n)
+              )
+            case .atb:
+              (
+                .transposed(a.baseAddress!, leadingDimension: shape.m),
+                .rowMajor(b.baseAddress!, leadingDimension: shape.n)
+              )
+            case .abt:
+              (
+                .rowMajor(a.baseAddress!, leadingDimension: shape.k),
+                .transposed(b.baseAddress!, leadingDimension: shape.k)
+              )
             }
           return (0..<repetitions).map { _ in
             let start = clock.nanoseconds()
@@ -102,6 +114,184 @@ public enum KernelBenchmark {
       }
     }
     return shape.flops / median(samples) / 1e9
+  }
+}
+
+/// Forward-pass times of one Dense layer with each kernel.
+public struct LayerTiming: Sendable, Equatable {
+  /// Position of the layer in `Model.layers` (its weight is `\(layerIndex).weight`).
+  public var layerIndex: Int
+  /// Samples in the timed batch.
+  public var batch: Int
+  /// Seconds per batch with the dense GEMM (plus bias and ReLU), one thread.
+  public var denseSeconds: Double
+  /// Seconds per batch with the sparse kernel, one thread.
+  public var sparseSeconds: Double
+  /// Seconds per single sample with the dense matrix-vector kernel.
+  public var singleDenseSeconds: Double
+  /// Seconds per single sample with the sparse matrix-vector kernel.
+  public var singleSparseSeconds: Double
+
+  public init(
+    layerIndex: Int, batch: Int, denseSeconds: Double, sparseSeconds: Double, singleDenseSeconds: Double,
+    singleSparseSeconds: Double
+  ) {
+    self.layerIndex = layerIndex
+    self.batch = batch
+    self.denseSeconds = denseSeconds
+    self.sparseSeconds = sparseSeconds
+    self.singleDenseSeconds = singleDenseSeconds
+    self.singleSparseSeconds = singleSparseSeconds
+  }
+}
+
+// MARK: - Sparse inference
+
+extension KernelBenchmark {
+  /// Measured forward time of every Dense layer of `model` with the dense and the sparse kernels,
+  /// on batches of `batch` samples and on single samples (medians of `repetitions`, one thread).
+  ///
+  /// Each layer is fed what it sees in the model: the activations of the previous layers for the
+  /// first `batch` samples of `dataset`, or, without a dataset, seeded random inputs that are half
+  /// zeros. (The batch kernels' time does not depend on the values; the sparse single-sample
+  /// kernel skips zero inputs, so its time does.)
+  /// - Complexity: a few dozen forward passes of each layer.
+  public static func layerTimings(
+    model: Model, batch: Int = KernelSelector.batch, dataset: Dataset? = nil, clock: MonotonicClock,
+    repetitions: Int = 5
+  ) -> [LayerTiming] {
+    precondition(batch > 0, "batch must be positive")
+    let network = Network(model: model)
+    guard !network.layers.isEmpty else { return [] }
+    let workspace = InferenceWorkspace(network: network, capacity: batch)
+    let ld = InferenceWorkspace.stride(for: batch)
+    if let dataset, dataset.count > 0, dataset.featureCount == network.inputCount {
+      // Repeat the dataset's samples if it has fewer than `batch`.
+      let indices = (0..<batch).map { Int32($0 % dataset.count) }
+      indices.withUnsafeBufferPointer {
+        dataset.gatherFeatureMajor($0, into: workspace.input.pointer, leadingDimension: ld)
+      }
+    } else {
+      var generator = SeededGenerator(seed: 11)
+      for index in 0..<workspace.input.count {
+        workspace.input.pointer[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
+      }
+    }
+    let scratch = AlignedBuffer(count: (network.layers.map(\.outputCount).max() ?? 1) * ld)
+    let vector = AlignedBuffer(count: network.layers.map(\.inputCount).max() ?? 1)
+    let active = UnsafeMutableBufferPointer<Int32>.allocate(capacity: network.layers.map(\.inputCount).max() ?? 1)
+    defer { active.deallocate() }
+    var timings: [LayerTiming] = []
+    var input = UnsafePointer(workspace.input.pointer)
+    for (l, layer) in network.layers.enumerated() {
+      let weight = UnsafePointer(layer.weight.baseAddress!)
+      let bias = UnsafePointer(layer.bias.baseAddress!)
+      let matrix = SparseMatrix(
+        weights: UnsafeBufferPointer(layer.weight), rows: layer.outputCount, columns: layer.inputCount)
+      let output = workspace.outputs[l].pointer
+      let layerInput = input
+      let dense = medianSeconds(clock: clock, repetitions: repetitions) {
+        gemm(
+          m: layer.outputCount, n: batch, k: layer.inputCount, a: .rowMajor(weight, leadingDimension: layer.inputCount),
+          b: .rowMajor(layerInput, leadingDimension: ld), c: output, ldc: ld, accumulate: false, threads: 1)
+        Kernels.addBias(
+          output, features: layer.outputCount, batch: batch, leadingDimension: ld, bias: bias,
+          relu: layer.appliesReLU)
+      }
+      let sparse = medianSeconds(clock: clock, repetitions: repetitions) {
+        matrix.forward(
+          input: layerInput, inputStride: ld, count: batch, output: scratch.pointer, outputStride: ld,
+          bias: bias, relu: layer.appliesReLU)
+      }
+      // One sample: the first column of the batch, made contiguous.
+      for i in 0..<layer.inputCount { vector.pointer[i] = layerInput[i * ld] }
+      let x = UnsafePointer(vector.pointer)
+      let singleDense = medianSeconds(clock: clock, repetitions: repetitions) {
+        VectorKernels.denseForward(
+          weight: weight, rows: layer.outputCount, columns: layer.inputCount, x: x, bias: bias,
+          relu: layer.appliesReLU, into: scratch.pointer)
+      }
+      let singleSparse = medianSeconds(clock: clock, repetitions: repetitions) {
+        matrix.forwardVector(
+          x: x, bias: bias, relu: layer.appliesReLU, into: scratch.pointer, scratch: active.baseAddress!)
+      }
+      timings.append(
+        LayerTiming(
+          layerIndex: layer.index, batch: batch, denseSeconds: dense, sparseSeconds: sparse,
+          singleDenseSeconds: singleDense, singleSparseSeconds: singleSparse))
+      input = UnsafePointer(output)
+    }
+    return timings
+  }
+
+  /// Median seconds of a full evaluation of `dataset` (after one warm-up run unless told not to).
+  public static func evaluationSeconds(
+    _ evaluator: Evaluator, on dataset: Dataset, clock: MonotonicClock, repetitions: Int = 10, warmUp: Bool = true
+  ) -> Double {
+    if warmUp { _ = evaluator.evaluate(dataset) }
+    let samples = (0..<max(1, repetitions)).map { _ in
+      let start = clock.nanoseconds()
+      _ = evaluator.evaluate(dataset)
+      return clock.seconds(since: start)
+    }
+    return median(samples)
+  }
+
+  /// Batch-1 latency: the median over `repetitions` of the mean time of `Evaluator.predict` over
+  /// `samples` consecutive samples of `dataset` (pixels to predicted class, one thread), after a
+  /// warm-up pass over 100 samples.
+  public static func singleSampleSeconds(
+    _ evaluator: Evaluator, on dataset: Dataset, samples: Int = 1000, clock: MonotonicClock, repetitions: Int = 7
+  ) -> Double {
+    let count = min(samples, dataset.count)
+    guard count > 0 else { return 0 }
+    var checksum = 0
+    for sample in 0..<min(count, 100) { checksum &+= evaluator.predict(dataset, sample: sample) }
+    let times = (0..<max(1, repetitions)).map { _ in
+      let start = clock.nanoseconds()
+      for sample in 0..<count { checksum &+= evaluator.predict(dataset, sample: sample) }
+      return clock.seconds(since: start) / Double(count)
+    }
+    withExtendedLifetime(checksum) {}
+    return median(times)
+  }
+
+  /// `model` with every Dense layer pruned by weight magnitude to `sparsity`, each layer on its
+  /// own (`l1_unstructured` per layer): the `round(sparsity × count)` smallest |w| (Python
+  /// rounding, ties by lowest index) are zeroed and masked. For benchmarks and tests.
+  public static func magnitudePruned(_ model: Model, sparsity: Double) -> Model {
+    precondition(sparsity >= 0 && sparsity <= 1, "sparsity \(sparsity) outside [0, 1]")
+    var pruned = model
+    for (index, dense) in model.denseLayers {
+      let weights = dense.weight.scalars
+      let count = Int((sparsity * Double(weights.count)).rounded(.toNearestOrEven))
+      let order = weights.indices.sorted { (abs(weights[$0]), $0) < (abs(weights[$1]), $1) }
+      var mask = dense.keptMask
+      for position in order.prefix(count) { mask[position] = 0 }
+      var layer = dense
+      layer.setMask(mask)
+      pruned.layers[index] = .dense(layer)
+    }
+    return pruned
+  }
+
+  /// The median time of `body`, each sample repeating it for at least 0.2 ms.
+  static func medianSeconds(clock: MonotonicClock, repetitions: Int, _ body: () -> Void) -> Double {
+    body()
+    var iterations = 1
+    while true {
+      let start = clock.nanoseconds()
+      for _ in 0..<iterations { body() }
+      let elapsed = clock.seconds(since: start)
+      if elapsed >= 2e-4 || iterations >= 1 << 12 { break }
+      iterations *= elapsed > 0 ? min(64, max(2, Int((2e-4 / elapsed).rounded(.up)))) : 64
+    }
+    let samples = (0..<max(1, repetitions)).map { _ in
+      let start = clock.nanoseconds()
+      for _ in 0..<iterations { body() }
+      return clock.seconds(since: start) / Double(iterations)
+    }
+    return median(samples)
   }
 }
 

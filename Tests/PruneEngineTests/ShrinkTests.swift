@@ -4,7 +4,9 @@ import Testing
 
 struct ShrinkTests {
   /// Logits of two models on the same data agree within 1e-5.
-  private func expectSameOutputs(_ a: Model, _ b: Model, on data: Dataset, sourceLocation: SourceLocation = #_sourceLocation) {
+  private func expectSameOutputs(
+    _ a: Model, _ b: Model, on data: Dataset, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
     let left = Evaluator(model: a, threads: 1, kernels: .dense).logits(data)
     let right = Evaluator(model: b, threads: 1, kernels: .dense).logits(data)
     #expect(left.count == right.count, sourceLocation: sourceLocation)
@@ -65,7 +67,10 @@ struct ShrinkTests {
     #expect(shrunk.architecture == .mlp(widths: [3, 1, 1, 1]))
     guard case .dense(let last) = shrunk.layers[4] else { Issue.record("layers moved"); return }
     #expect(isClose(last.bias.scalars[0], 0.25 + -2 * 0.3))
-    expectSameOutputs(model, shrunk, on: Dataset(images: (0..<60).map { UInt8($0 * 4) }, labels: [UInt8](repeating: 0, count: 20), rows: 1, columns: 3))
+    expectSameOutputs(
+      model, shrunk,
+      on: Dataset(images: (0..<60).map { UInt8($0 * 4) }, labels: [UInt8](repeating: 0, count: 20), rows: 1, columns: 3)
+    )
   }
 
   @Test func neverRemovesOutputNeuronsAndKeepsOneNeuronPerLayer() {
@@ -115,8 +120,10 @@ struct ShrinkTests {
     #expect(ModelMetrics(shrunk).parameters < ModelMetrics(model).parameters)
     expectSameOutputs(model, shrunk, on: bandDataset(samples: 300, classes: 4, seed: 6))
     // The sparse kernels run the shrunk model too.
-    let dense = Evaluator(model: shrunk, threads: 1, kernels: .dense).evaluate(bandDataset(samples: 300, classes: 4, seed: 6))
-    let sparse = Evaluator(model: shrunk, threads: 1, kernels: .sparse).evaluate(bandDataset(samples: 300, classes: 4, seed: 6))
+    let dense = Evaluator(model: shrunk, threads: 1, kernels: .dense).evaluate(
+      bandDataset(samples: 300, classes: 4, seed: 6))
+    let sparse = Evaluator(model: shrunk, threads: 1, kernels: .sparse).evaluate(
+      bandDataset(samples: 300, classes: 4, seed: 6))
     #expect(dense.correct == sparse.correct && abs(dense.loss - sparse.loss) <= 1e-6)
   }
 }

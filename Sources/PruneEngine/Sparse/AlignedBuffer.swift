@@ -1,0 +1,42 @@
+/// A zero-filled buffer of floats starting on a 64-byte boundary (a cache line, one
+/// `SIMD16<Float>`), owned by its creator.
+///
+/// Inference activations live in these. The sparse kernels load whole 64-byte rows of a tile for
+/// every nonzero weight: from an aligned buffer each load is one cache line, from a malloc'ed one
+/// (16 bytes past a boundary) it is two, and the 300x784 layer at 90% sparsity takes 60 µs per
+/// 64 samples instead of 38.
+final class AlignedBuffer {
+  let count: Int
+  let pointer: UnsafeMutablePointer<Float>
+
+  init(count: Int) {
+    self.count = count
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+    pointer = raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, count))
+  }
+
+  deinit {
+    pointer.deallocate()
+  }
+}
+
+/// Activation memory for inference over chunks of up to `capacity` samples, feature-major with a
+/// row stride that is a whole number of cache lines (see `stride(for:)`), every buffer aligned.
+final class InferenceWorkspace {
+  let capacity: Int
+  /// `[inputCount, stride]`.
+  let input: AlignedBuffer
+  /// Per Dense layer, `[outputCount, stride]`: post-ReLU activations, logits last.
+  let outputs: [AlignedBuffer]
+
+  init(network: Network, capacity: Int) {
+    self.capacity = capacity
+    let stride = Self.stride(for: capacity)
+    input = AlignedBuffer(count: network.inputCount * stride)
+    outputs = network.layers.map { AlignedBuffer(count: $0.outputCount * stride) }
+  }
+
+  /// The row stride for `n` samples: `n` rounded up to a multiple of 16 floats, so that every
+  /// row starts on a cache line.
+  static func stride(for n: Int) -> Int { (n + 15) / 16 * 16 }
+}

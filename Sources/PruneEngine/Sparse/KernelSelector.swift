@@ -1,0 +1,250 @@
+import Synchronization
+
+/// Which kernel computes a Dense layer's forward pass in inference.
+public enum KernelKind: String, Sendable, Equatable, Codable {
+  /// The blocked GEMM (batches) or a dense matrix-vector product (single samples).
+  case dense
+  /// `SparseMatrix.forward` (batches) or `SparseMatrix.forwardVector` (single samples).
+  case sparse
+}
+
+/// How an `Evaluator` chooses the kernel of each layer.
+public enum KernelPolicy: Sendable, Equatable {
+  /// Sparse where it is faster: a layer with pruned weights runs sparse when its density is below
+  /// the crossover that `KernelSelector.shared` measured for its shape; a layer with no zero
+  /// weight runs dense.
+  case automatic
+  /// Every layer dense.
+  case dense
+  /// Every layer sparse.
+  case sparse
+}
+
+/// The densities below which the sparse kernels beat the dense ones for one layer shape.
+public struct KernelCrossover: Sendable, Equatable {
+  /// Crossover for batches of `KernelSelector.batch` samples.
+  public var batchDensity: Double
+  /// Crossover for a single sample.
+  public var singleDensity: Double
+}
+
+/// Measures, once per layer shape and process, where the sparse kernels become faster than the
+/// dense ones, and chooses kernels from it.
+///
+/// For a shape `[rows, columns]` it times the dense kernels once, and the sparse kernels on
+/// seeded random masks at increasing densities until they are no longer faster; the crossover is
+/// interpolated linearly between the last density where sparse won and the first where it lost.
+/// Each timing is the fastest of three runs of at least 0.2 ms, so a busy machine errs towards
+/// the kernel that is really faster rather than towards noise. Inputs are half zeros, as ReLU
+/// outputs and image backgrounds roughly are. Measuring LeNet-300-100's three shapes takes about
+/// 0.1 s of the first evaluator's construction in a release build (300x784 crosses at a density
+/// of about 0.45 on batches and 0.15 on single samples, 100x300 at 0.7 and 0.2; the 10x100
+/// output layer runs faster sparse at any density, because the GEMM's 8-row tiles waste 6 of 16
+/// rows on it). Debug builds skip the timing and use 0.45 and 0.15.
+///
+/// Both batch kernels give bitwise equal results (see `SparseKernels`), so the choice affects
+/// only speed: results never depend on timing.
+public final class KernelSelector: Sendable {
+  /// The process-wide selector: measurements are kept for the life of the process, like the
+  /// engine's worker pool.
+  public static let shared = KernelSelector(clock: .system)
+
+  /// Samples per batch when timing batch kernels: the chunk size `Evaluator` uses.
+  public static let batch = Evaluator.chunkSize
+
+  /// Densities tried, in increasing order.
+  static let densities: [Double] = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0]
+
+  private let clock: MonotonicClock
+  private let crossovers = Mutex<State>(State())
+
+  /// What has been measured, per shape.
+  private struct State {
+    var crossovers: [Shape: KernelCrossover] = [:]
+    /// Seconds of the dense batch and single-sample kernels.
+    var denseTimes: [Shape: (batch: Double, single: Double)] = [:]
+  }
+
+  private struct Shape: Hashable {
+    var rows: Int
+    var columns: Int
+  }
+
+  public init(clock: MonotonicClock) {
+    self.clock = clock
+  }
+
+  /// The kernels for a layer of a shape with a fraction `density` of nonzero weights.
+  public func kinds(rows: Int, columns: Int, density: Double) -> (batch: KernelKind, single: KernelKind) {
+    guard density < 1 else { return (.dense, .dense) }
+    let crossover = crossover(rows: rows, columns: columns)
+    return (
+      density < crossover.batchDensity ? .sparse : .dense,
+      density < crossover.singleDensity ? .sparse : .dense
+    )
+  }
+
+  /// The kernels for one layer's weights.
+  ///
+  /// Far from the shape's crossover the crossover decides. Near it (between 0.7 and 1.4 times
+  /// the crossover density) the layer's own sparse kernel is timed against the shape's dense
+  /// time, since where the nonzeros sit matters there: magnitude pruning leaves whole input
+  /// columns empty, which random masks do not.
+  /// - Complexity: at most a millisecond or two of timing, once per call near the crossover.
+  func kinds(for matrix: SparseMatrix) -> (batch: KernelKind, single: KernelKind) {
+    let density = matrix.density
+    guard density < 1 else { return (.dense, .dense) }
+    let shape = Shape(rows: matrix.rows, columns: matrix.columns)
+    let crossover = crossover(rows: matrix.rows, columns: matrix.columns)
+    let dense = crossovers.withLock { $0.denseTimes[shape] } ?? measuredDenseTimes(shape)
+    func decide(_ crossoverDensity: Double, _ denseSeconds: Double, _ sparseSeconds: () -> Double) -> KernelKind {
+      #if DEBUG
+        return density < crossoverDensity ? .sparse : .dense
+      #else
+        if density < 0.7 * crossoverDensity { return .sparse }
+        if density > 1.4 * crossoverDensity { return .dense }
+        return sparseSeconds() < denseSeconds ? .sparse : .dense
+      #endif
+    }
+    let probe = Probe(rows: matrix.rows, columns: matrix.columns)
+    return (
+      decide(crossover.batchDensity, dense.batch) { seconds { probe.batch(matrix) } },
+      decide(crossover.singleDensity, dense.single) { seconds { probe.single(matrix) } }
+    )
+  }
+
+  /// The crossover densities for a shape, measured at first use.
+  public func crossover(rows: Int, columns: Int) -> KernelCrossover {
+    let shape = Shape(rows: rows, columns: columns)
+    if let known = crossovers.withLock({ $0.crossovers[shape] }) { return known }
+    // Measured outside the lock: a second thread asking for the same shape measures it again,
+    // which wastes a little time but never blocks on another's measurement.
+    let measured = measure(rows: rows, columns: columns)
+    crossovers.withLock { $0.crossovers[shape] = $0.crossovers[shape] ?? measured }
+    return measured
+  }
+
+  // MARK: - Measurement
+
+  /// Inputs and outputs for timing the kernels of one shape: a batch of `KernelSelector.batch`
+  /// samples and one sample, half zeros, seeded.
+  private final class Probe {
+    let rows: Int
+    let columns: Int
+    let input: AlignedBuffer
+    let bias: [Float]
+    let output: AlignedBuffer
+    let scratch: UnsafeMutableBufferPointer<Int32>
+
+    init(rows: Int, columns: Int) {
+      self.rows = rows
+      self.columns = columns
+      var generator = SeededGenerator(seed: UInt64(rows * 65_537 + columns))
+      input = AlignedBuffer(count: columns * KernelSelector.batch)
+      for index in 0..<input.count {
+        input.pointer[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
+      }
+      bias = [Float](repeating: 0.1, count: rows)
+      output = AlignedBuffer(count: rows * KernelSelector.batch)
+      scratch = .allocate(capacity: max(1, columns))
+      scratch.initialize(repeating: 0)
+    }
+
+    deinit {
+      scratch.deallocate()
+    }
+
+    func denseBatch(_ weights: UnsafePointer<Float>) {
+      let n = KernelSelector.batch
+      gemm(
+        m: rows, n: n, k: columns, a: .rowMajor(weights, leadingDimension: columns),
+        b: .rowMajor(input.pointer, leadingDimension: n), c: output.pointer, ldc: n, accumulate: false, threads: 1)
+      Kernels.addBias(output.pointer, features: rows, batch: n, leadingDimension: n, bias: bias, relu: true)
+    }
+
+    func denseSingle(_ weights: UnsafePointer<Float>) {
+      VectorKernels.denseForward(
+        weight: weights, rows: rows, columns: columns, x: input.pointer, bias: bias, relu: true, into: output.pointer)
+    }
+
+    func batch(_ matrix: SparseMatrix) {
+      let n = KernelSelector.batch
+      matrix.forward(
+        input: input.pointer, inputStride: n, count: n, output: output.pointer, outputStride: n, bias: bias,
+        relu: true)
+    }
+
+    func single(_ matrix: SparseMatrix) {
+      matrix.forwardVector(
+        x: input.pointer, bias: bias, relu: true, into: output.pointer, scratch: scratch.baseAddress!)
+    }
+  }
+
+  private func measuredDenseTimes(_ shape: Shape) -> (batch: Double, single: Double) {
+    _ = crossover(rows: shape.rows, columns: shape.columns)
+    return crossovers.withLock { $0.denseTimes[shape] } ?? (0, 0)
+  }
+
+  private func measure(rows: Int, columns: Int) -> KernelCrossover {
+    #if DEBUG
+      // Timings of an unoptimised build say nothing about a release build's kernels; use the
+      // crossovers a release build measured on the development machine (DECISIONS.md).
+      crossovers.withLock { $0.denseTimes[Shape(rows: rows, columns: columns)] = (1, 1) }
+      return KernelCrossover(batchDensity: 0.45, singleDensity: 0.15)
+    #else
+      var generator = SeededGenerator(seed: UInt64(rows * 65_537 + columns))
+      let weights = (0..<(rows * columns)).map { _ in generator.nextNormal() }
+      let probe = Probe(rows: rows, columns: columns)
+      let (denseBatch, denseSingle) = weights.withUnsafeBufferPointer { w in
+        (seconds { probe.denseBatch(w.baseAddress!) }, seconds { probe.denseSingle(w.baseAddress!) })
+      }
+      crossovers.withLock { $0.denseTimes[Shape(rows: rows, columns: columns)] = (denseBatch, denseSingle) }
+
+      var batchTimes: [(density: Double, seconds: Double)] = []
+      var singleTimes: [(density: Double, seconds: Double)] = []
+      for density in Self.densities {
+        let batchDone = batchTimes.last.map { $0.seconds >= denseBatch } ?? false
+        let singleDone = singleTimes.last.map { $0.seconds >= denseSingle } ?? false
+        if batchDone && singleDone { break }
+        var maskGenerator = SeededGenerator(seed: UInt64(density * 1000))
+        let masked = weights.map { maskGenerator.nextUnitFloat() < Float(density) ? $0 : 0 }
+        let matrix = masked.withUnsafeBufferPointer { SparseMatrix(weights: $0, rows: rows, columns: columns) }
+        if !batchDone { batchTimes.append((density, seconds { probe.batch(matrix) })) }
+        if !singleDone { singleTimes.append((density, seconds { probe.single(matrix) })) }
+      }
+      return KernelCrossover(
+        batchDensity: Self.crossing(batchTimes, dense: denseBatch),
+        singleDensity: Self.crossing(singleTimes, dense: denseSingle))
+    #endif
+  }
+
+  /// The density where the sparse time reaches the dense time, interpolated linearly; 1 when
+  /// sparse is faster at every density tried.
+  static func crossing(_ times: [(density: Double, seconds: Double)], dense: Double) -> Double {
+    guard let lost = times.firstIndex(where: { $0.seconds >= dense }) else { return 1 }
+    let (d1, t1) = times[lost]
+    let (d0, t0) = lost > 0 ? times[lost - 1] : (0, 0)
+    guard t1 > t0 else { return d1 }
+    return d0 + (d1 - d0) * (dense - t0) / (t1 - t0)
+  }
+
+  /// The fastest of three timings of `body`, each repeating it for at least 0.2 ms.
+  private func seconds(_ body: () -> Void) -> Double {
+    body()
+    var iterations = 1
+    while true {
+      let start = clock.nanoseconds()
+      for _ in 0..<iterations { body() }
+      let elapsed = clock.seconds(since: start)
+      if elapsed >= 2e-4 || iterations >= 1 << 12 { break }
+      iterations *= elapsed > 0 ? min(64, max(2, Int((2e-4 / elapsed).rounded(.up)))) : 64
+    }
+    var best = Double.infinity
+    for _ in 0..<3 {
+      let start = clock.nanoseconds()
+      for _ in 0..<iterations { body() }
+      best = min(best, clock.seconds(since: start) / Double(iterations))
+    }
+    return best
+  }
+}
