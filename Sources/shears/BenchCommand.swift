@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExplorerCore
 import Foundation
 import PruneEngine
 
@@ -105,17 +106,42 @@ struct BenchCommand: ParsableCommand {
           }))
     }
 
+    note("explorer latency")
+    let explorer = try measureExplorer(trained, data: data, source: source, repetitions: repetitions)
+
     let result = BenchResult(
       machine: MachineDescription.current, threads: threads, data: source.description,
       microKernelGflops: kernel, gemm: gemms,
       trainSamplesPerSecond: median(trainingRates), trainBatch: batch,
       evalMilliseconds: denseEvaluation * 1000, evalSamples: data.test.count,
-      singleSampleMicroseconds: denseSingle * 1e6, layerBatch: KernelSelector.batch, sparse: sparse)
+      singleSampleMicroseconds: denseSingle * 1e6, layerBatch: KernelSelector.batch, sparse: sparse,
+      explorer: explorer)
     if output.json {
       try JSONOutput.print(result)
     } else {
       print(result.table)
     }
+  }
+
+  /// Runs the explorer's session (no terminal) on `model` saved to a temporary checkpoint.
+  private func measureExplorer(
+    _ model: Model, data: DataSplits, source: DataSource, repetitions: Int
+  ) throws -> BenchResult.ExplorerFigure {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shears-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("model.safetensors").path
+    try Checkpoint.save(model, metadata: CheckpointMetadata(), to: path)
+    let session = Session(Session.Setup(modelPath: path, data: source, cacheDirectory: folder.path))
+    session.start()
+    let figures = ExplorerBenchmark.measure(
+      session, model: model, train: data.train, test: data.test, clock: .system, repetitions: max(repetitions, 7))
+    return BenchResult.ExplorerFigure(
+      keyToFrameMilliseconds: figures.keyToFrameMilliseconds,
+      thresholdToAccuracyDenseMilliseconds: figures.thresholdToAccuracyDenseMilliseconds,
+      thresholdToAccuracySparseMilliseconds: figures.thresholdToAccuracySparseMilliseconds,
+      fineTuneEpochExplorerSeconds: figures.fineTuneEpochSessionSeconds,
+      fineTuneEpochDirectSeconds: figures.fineTuneEpochDirectSeconds)
   }
 
   /// Sparsities of the sparse-inference figures (magnitude pruning, each layer on its own).
@@ -152,6 +178,15 @@ struct BenchResult: Encodable {
     var singleSparseMicroseconds: Double
   }
 
+  /// The explorer's latencies (see `ExplorerBenchmark`).
+  struct ExplorerFigure: Encodable {
+    var keyToFrameMilliseconds: Double
+    var thresholdToAccuracyDenseMilliseconds: Double
+    var thresholdToAccuracySparseMilliseconds: Double
+    var fineTuneEpochExplorerSeconds: Double
+    var fineTuneEpochDirectSeconds: Double
+  }
+
   /// Inference on the model pruned to one sparsity.
   struct SparseFigure: Encodable {
     var sparsity: Double
@@ -180,6 +215,7 @@ struct BenchResult: Encodable {
   /// Samples per batch of the per-layer timings.
   var layerBatch: Int
   var sparse: [SparseFigure]
+  var explorer: ExplorerFigure
 
   var table: String {
     var lines = [
@@ -230,6 +266,17 @@ struct BenchResult: Encodable {
               layer.sparseMicroseconds, layer.singleDenseMicroseconds, layer.singleSparseMicroseconds))
       }
     }
+    lines.append("")
+    lines.append(String(format: "explorer: key press to redrawn screen (80x24)       %.2f ms", explorer.keyToFrameMilliseconds))
+    lines.append(
+      String(
+        format: "explorer: threshold change to full accuracy         %.1f ms dense, %.1f ms at 90%%",
+        explorer.thresholdToAccuracyDenseMilliseconds, explorer.thresholdToAccuracySparseMilliseconds))
+    lines.append(
+      String(
+        format: "explorer: fine-tune epoch                           %.2f s (direct %.2f s, %+.1f%%)",
+        explorer.fineTuneEpochExplorerSeconds, explorer.fineTuneEpochDirectSeconds,
+        (explorer.fineTuneEpochExplorerSeconds / explorer.fineTuneEpochDirectSeconds - 1) * 100))
     return lines.joined(separator: "\n")
   }
 
