@@ -14,7 +14,7 @@ struct Shears: ParsableCommand {
       """,
     subcommands: [
       ExploreCommand.self, TrainCommand.self, EvalCommand.self, InfoCommand.self, PruneCommand.self,
-      FinetuneCommand.self, SweepCommand.self, SensitivityCommand.self, BenchCommand.self,
+      FinetuneCommand.self, SweepCommand.self, SensitivityCommand.self, ExportCommand.self, BenchCommand.self,
     ],
     defaultSubcommand: ExploreCommand.self)
 }

@@ -48,6 +48,8 @@ import Testing
                                 accuracy-sparsity curve.
         sensitivity             Prune each layer alone to each amount and report the
                                 accuracy (Distiller-style).
+        export                  Write a pruned checkpoint in compact form, or its
+                                pruning recipe for PyTorch.
         bench                   Measure the engine: GEMM GFLOP/s, training samples/s
                                 and test-set evaluation time.
 
@@ -132,10 +134,41 @@ import Testing
       """
       OVERVIEW: Show a checkpoint's layers, sparsity, size, FLOPs and history.
 
+      Any other safetensors file (a transformer shard, say) is read by memory map,
+      one tensor at a time, and described tensor by tensor: range, mean, spread,
+      zeros, a histogram of |w| and the sparsity magnitude thresholds would give.
+
       USAGE: shears info --model <PATH> [--json]
 
       OPTIONS:
         --model <PATH>          Checkpoint to describe (safetensors).
+        --json                  Print exactly one JSON object on stdout.
+        -h, --help              Show help information.
+      """)
+  }
+
+  @Test func export() throws {
+    try expectHelp(
+      ["export"],
+      """
+      OVERVIEW: Write a pruned checkpoint in compact form, or its pruning recipe for
+      PyTorch.
+
+      compact: safetensors with each pruned layer's kept weights as i.weight.values
+      plus a packed bitmask (i.weight.bitmask) or CSR positions (i.weight.indices,
+      i.weight.indptr), whichever is smaller; metadata i.weight.encoding says which.
+      Shears loads it like any checkpoint. recipe: JSON with each layer's sparsity
+      and the torch.nn.utils.prune calls that reproduce it, and a Python function
+      (key "python") that applies them to a model.
+
+      USAGE: shears export --model <PATH> --format <format> --out <PATH> [--force] [--json]
+
+      OPTIONS:
+        --model <PATH>          Checkpoint to export (safetensors).
+        --format <format>       compact (safetensors) or recipe (JSON). (values:
+                                compact, recipe)
+        --out <PATH>            File to write.
+        --force                 Allow --out to overwrite the input checkpoint.
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -321,7 +354,7 @@ import Testing
   }
 
   /// `shears help <subcommand>` prints the same text as `shears <subcommand> --help`.
-  @Test(arguments: ["explore", "train", "eval", "info", "prune", "finetune", "sweep", "sensitivity", "bench"])
+  @Test(arguments: ["explore", "train", "eval", "info", "prune", "finetune", "sweep", "sensitivity", "export", "bench"])
   func helpSubcommandMatchesHelpFlag(_ subcommand: String) throws {
     let viaFlag = try shears(subcommand, "--help")
     let viaHelp = try shears("help", subcommand)

@@ -91,6 +91,13 @@ private struct JSONParser {
     }
   }
 
+  /// Consumes one byte if it is `byte`.
+  mutating func consume(_ byte: UInt8) -> Bool {
+    guard position < bytes.count, bytes[position] == byte else { return false }
+    position += 1
+    return true
+  }
+
   /// Consumes `literal` if the input continues with it.
   mutating func consume(_ literal: String) -> Bool {
     let utf8 = literal.utf8
@@ -123,18 +130,18 @@ private struct JSONParser {
     var members: [(key: String, value: JSONValue)] = []
     var keys = Set<String>()
     skipWhitespace()
-    if consume("}") { return .object(members) }
+    if consume(UInt8(ascii: "}")) { return .object(members) }
     repeat {
       skipWhitespace()
       guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw failure("expected a key") }
       let key = try string()
       guard keys.insert(key).inserted else { throw ShearsError(subject, "header has duplicate key '\(key)'") }
       skipWhitespace()
-      guard consume(":") else { throw failure("expected ':'") }
+      guard consume(UInt8(ascii: ":")) else { throw failure("expected ':'") }
       members.append((key, try value(depth: depth + 1)))
       skipWhitespace()
-    } while consume(",")
-    guard consume("}") else { throw failure("expected ',' or '}'") }
+    } while consume(UInt8(ascii: ","))
+    guard consume(UInt8(ascii: "}")) else { throw failure("expected ',' or '}'") }
     return .object(members)
   }
 
@@ -142,12 +149,12 @@ private struct JSONParser {
     position += 1  // [
     var elements: [JSONValue] = []
     skipWhitespace()
-    if consume("]") { return .array(elements) }
+    if consume(UInt8(ascii: "]")) { return .array(elements) }
     repeat {
       elements.append(try value(depth: depth + 1))
       skipWhitespace()
-    } while consume(",")
-    guard consume("]") else { throw failure("expected ',' or ']'") }
+    } while consume(UInt8(ascii: ","))
+    guard consume(UInt8(ascii: "]")) else { throw failure("expected ',' or ']'") }
     return .array(elements)
   }
 
@@ -208,18 +215,16 @@ private struct JSONParser {
     let start = position
     func digits(_ parser: inout JSONParser) -> Int {
       let first = parser.position
-      while parser.position < parser.bytes.count,
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(parser.bytes[parser.position])
-      {
+      while parser.position < parser.bytes.count, parser.bytes[parser.position] &- 0x30 < 10 {
         parser.position += 1
       }
       return parser.position - first
     }
-    _ = consume("-")
-    if !consume("0") { guard digits(&self) > 0 else { throw failure("invalid number") } }
-    if consume(".") { guard digits(&self) > 0 else { throw failure("invalid number") } }
-    if consume("e") || consume("E") {
-      _ = consume("+") || consume("-")
+    _ = consume(UInt8(ascii: "-"))
+    if !consume(UInt8(ascii: "0")) { guard digits(&self) > 0 else { throw failure("invalid number") } }
+    if consume(UInt8(ascii: ".")) { guard digits(&self) > 0 else { throw failure("invalid number") } }
+    if consume(UInt8(ascii: "e")) || consume(UInt8(ascii: "E")) {
+      _ = consume(UInt8(ascii: "+")) || consume(UInt8(ascii: "-"))
       guard digits(&self) > 0 else { throw failure("invalid number") }
     }
     return String(decoding: bytes[start..<position], as: UTF8.self)

@@ -12,7 +12,7 @@ extension SafetensorsFile {
   ///
   /// The file is untrusted: the header length, JSON, dtypes, shapes and offsets are all checked
   /// before any tensor bytes are copied, and the tensors must cover the data area exactly, with
-  /// no overlaps and no gaps (as the format requires).
+  /// no overlaps and no gaps (as the format requires). Only `DType.checkpointTypes` are accepted.
   /// - Throws: `ShearsError` naming `path` and the first problem found.
   public init(contentsOf path: String) throws {
     try self.init(decoding: try readRegularFile(at: path), subject: path)
@@ -20,40 +20,91 @@ extension SafetensorsFile {
 
   /// Decodes the bytes of a file; `subject` (the path) is named in errors.
   init(decoding bytes: [UInt8], subject: String) throws {
-    guard bytes.count >= 8 else {
-      throw ShearsError(subject, "not a safetensors file: only \(bytes.count) bytes long")
+    let header = try bytes.withUnsafeBytes { buffer in
+      try SafetensorsHeader(file: buffer, accepting: DType.checkpointTypes, subject: subject)
     }
-    let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << UInt64(8 * $1) }
-    guard length <= Self.maximumHeaderByteCount else {
+    self.init(
+      entries: header.tensors.map {
+        Entry(
+          name: $0.name, dtype: $0.dtype, shape: $0.shape,
+          bytes: Array(bytes[(header.dataStart + $0.begin)..<(header.dataStart + $0.end)]))
+      },
+      metadata: header.metadata)
+  }
+}
+
+/// Where one tensor sits in a safetensors file, as its validated header describes it.
+public struct TensorDescriptor: Sendable, Equatable {
+  public var name: String
+  public var dtype: SafetensorsFile.DType
+  public var shape: [Int]
+  /// Byte range in the data area (offsets from the end of the header).
+  public var begin: Int
+  public var end: Int
+
+  /// Number of elements (the product of the shape; 1 for a scalar).
+  public var elementCount: Int { (end - begin) / dtype.byteCount }
+  public var byteCount: Int { end - begin }
+}
+
+/// The validated header of a safetensors file: where each tensor is, and the metadata.
+///
+/// Every number is checked before it is used: the header length against the limit and the file
+/// size, each dtype against the accepted list, each shape for negative dimensions and overflow,
+/// each `data_offsets` pair against the data area and the shape, and the tensors together must
+/// tile the data area with no overlap, gap or stray bytes.
+struct SafetensorsHeader {
+  /// Offset of the data area from the start of the file.
+  var dataStart: Int
+  /// Tensors in header order.
+  var tensors: [TensorDescriptor]
+  var metadata: [String: String]
+
+  /// The header of a whole file in memory (or mapped).
+  init(file: UnsafeRawBufferPointer, accepting types: [SafetensorsFile.DType], subject: String) throws {
+    let length = try Self.headerLength(prefix: file, fileSize: file.count, subject: subject)
+    try self.init(
+      json: UnsafeRawBufferPointer(rebasing: file[8..<(8 + length)]), fileSize: file.count, accepting: types,
+      subject: subject)
+  }
+
+  /// The length the first 8 bytes declare, checked against the limit and the file's size.
+  static func headerLength(prefix: UnsafeRawBufferPointer, fileSize: Int, subject: String) throws -> Int {
+    guard prefix.count >= 8, fileSize >= 8 else {
+      throw ShearsError(subject, "not a safetensors file: only \(fileSize) bytes long")
+    }
+    var length: UInt64 = 0
+    for index in 0..<8 { length |= UInt64(prefix[index]) << UInt64(8 * index) }
+    let limit = SafetensorsFile.maximumHeaderByteCount
+    guard length <= limit else {
       throw ShearsError(
-        subject,
-        "not a safetensors file: header length \(length) exceeds the limit of \(Self.maximumHeaderByteCount) bytes")
+        subject, "not a safetensors file: header length \(length) exceeds the limit of \(limit) bytes")
     }
-    guard length <= bytes.count - 8 else {
+    guard length <= fileSize - 8 else {
       throw ShearsError(
-        subject, "not a safetensors file: header length \(length) runs past the end of the file (\(bytes.count) bytes)")
+        subject, "not a safetensors file: header length \(length) runs past the end of the file (\(fileSize) bytes)")
     }
-    let dataStart = 8 + Int(length)
-    guard case .object(let members) = try JSONValue(parsing: Array(bytes[8..<dataStart]), subject: subject) else {
+    return Int(length)
+  }
+
+  /// Parses and checks the JSON header of a file of `fileSize` bytes.
+  init(json: UnsafeRawBufferPointer, fileSize: Int, accepting types: [SafetensorsFile.DType], subject: String) throws {
+    dataStart = 8 + json.count
+    let dataCount = fileSize - dataStart
+    guard case .object(let members) = try JSONValue(parsing: Array(json), subject: subject) else {
       throw ShearsError(subject, "header is not a JSON object")
     }
-    var metadata: [String: String] = [:]
-    var layouts: [Layout] = []
+    metadata = [:]
+    tensors = []
+    tensors.reserveCapacity(members.count)
     for (key, value) in members {
       if key == "__metadata__" {
         metadata = try Self.metadata(from: value, subject: subject)
       } else {
-        layouts.append(try Layout(name: key, value, dataCount: bytes.count - dataStart, subject: subject))
+        tensors.append(try Self.descriptor(name: key, value, dataCount: dataCount, types: types, subject: subject))
       }
     }
-    try Layout.checkCoverage(layouts, dataCount: bytes.count - dataStart, subject: subject)
-    self.init(
-      entries: layouts.map {
-        Entry(
-          name: $0.name, dtype: $0.dtype, shape: $0.shape,
-          bytes: Array(bytes[(dataStart + $0.begin)..<(dataStart + $0.end)]))
-      },
-      metadata: metadata)
+    try Self.checkCoverage(tensors, dataCount: dataCount, subject: subject)
   }
 
   private static func metadata(from value: JSONValue, subject: String) throws -> [String: String] {
@@ -71,17 +122,11 @@ extension SafetensorsFile {
     default: throw ShearsError(subject, "__metadata__ is not a JSON object")
     }
   }
-}
 
-/// One header entry, validated against the size of the data area.
-private struct Layout {
-  var name: String
-  var dtype: SafetensorsFile.DType
-  var shape: [Int]
-  var begin: Int
-  var end: Int
-
-  init(name: String, _ value: JSONValue, dataCount: Int, subject: String) throws {
+  /// One header entry, validated against the size of the data area.
+  private static func descriptor(
+    name: String, _ value: JSONValue, dataCount: Int, types: [SafetensorsFile.DType], subject: String
+  ) throws -> TensorDescriptor {
     func failure(_ problem: String) -> ShearsError { ShearsError(subject, "tensor '\(name)' \(problem)") }
     guard case .object(let members) = value else {
       throw failure("is not an object with dtype, shape and data_offsets")
@@ -91,8 +136,10 @@ private struct Layout {
       return member.value
     }
     guard case .string(let typeName) = try field("dtype") else { throw failure("has a dtype that is not a string") }
-    guard let dtype = SafetensorsFile.DType(rawValue: typeName) else {
-      throw failure("has unsupported dtype '\(typeName)' (expected F32, F16, BF16, F64 or U8)")
+    guard let dtype = SafetensorsFile.DType(rawValue: typeName), types.contains(dtype) else {
+      let names = types.map(\.rawValue)
+      let expected = names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+      throw failure("has unsupported dtype '\(typeName)' (expected \(expected))")
     }
     guard case .array(let dimensions) = try field("shape") else { throw failure("has a shape that is not a list") }
     let shape = dimensions.compactMap(\.integer)
@@ -117,26 +164,22 @@ private struct Layout {
       let expected = "\(dtype.rawValue) \(shape) (\(byteCount) bytes)"
       throw failure("is \(expected) but its data_offsets [\(begin), \(end)] span \(span) bytes")
     }
-    self.name = name
-    self.dtype = dtype
-    self.shape = shape
-    self.begin = begin
-    self.end = end
+    return TensorDescriptor(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
   }
 
-  /// Checks that the layouts tile the data area: no overlaps, no gaps, nothing after the last.
-  static func checkCoverage(_ layouts: [Layout], dataCount: Int, subject: String) throws {
+  /// Checks that the tensors tile the data area: no overlaps, no gaps, nothing after the last.
+  private static func checkCoverage(_ tensors: [TensorDescriptor], dataCount: Int, subject: String) throws {
     var covered = 0
     var previous: String?
-    for layout in layouts.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
-      if layout.begin < covered, let previous {
-        throw ShearsError(subject, "tensors '\(previous)' and '\(layout.name)' overlap in the data area")
+    for tensor in tensors.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+      if tensor.begin < covered, let previous {
+        throw ShearsError(subject, "tensors '\(previous)' and '\(tensor.name)' overlap in the data area")
       }
-      guard layout.begin == covered else {
-        throw ShearsError(subject, "data area bytes \(covered)..<\(layout.begin) belong to no tensor")
+      guard tensor.begin == covered else {
+        throw ShearsError(subject, "data area bytes \(covered)..<\(tensor.begin) belong to no tensor")
       }
-      covered = layout.end
-      previous = layout.name
+      covered = tensor.end
+      previous = tensor.name
     }
     guard covered == dataCount else {
       throw ShearsError(subject, "data area has \(dataCount - covered) stray bytes after the last tensor")
@@ -145,20 +188,44 @@ private struct Layout {
 }
 
 extension SafetensorsFile.Entry {
-  /// The elements converted to `Float` (`F64` rounds to nearest; `U8` gives 0 to 255).
+  /// The elements converted to `Float` (`F64` and 64-bit integers round to nearest; `U8` gives
+  /// 0 to 255, `BOOL` 0 or 1).
   public var floats: [Float] {
-    let size = dtype.byteCount
-    return (0..<(bytes.count / size)).map { index in
-      let start = index * size
-      let bits = (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[start + $1]) << UInt64(8 * $1) }
-      switch dtype {
-      case .f32: return Float(bitPattern: UInt32(truncatingIfNeeded: bits))
-      case .f16: return floatFromHalf(UInt16(truncatingIfNeeded: bits))
-      case .bf16: return Float(bitPattern: UInt32(truncatingIfNeeded: bits) << 16)
-      case .f64: return Float(Double(bitPattern: bits))
-      case .u8: return Float(bits)
+    let count = bytes.count / dtype.byteCount
+    return [Float](unsafeUninitializedCapacity: count) { output, initialized in
+      bytes.withUnsafeBytes { input in
+        convertToFloat(input, dtype: dtype, into: UnsafeMutableBufferPointer(rebasing: output[0..<count]))
       }
+      initialized = count
     }
+  }
+}
+
+/// Converts little-endian elements of `dtype` to floats; `output` holds `input.count / dtype.byteCount`.
+func convertToFloat(
+  _ input: UnsafeRawBufferPointer, dtype: SafetensorsFile.DType, into output: UnsafeMutableBufferPointer<Float>
+) {
+  let count = output.count
+  guard count > 0, let base = input.baseAddress else { return }
+  func load<T: FixedWidthInteger>(_: T.Type, _ index: Int) -> T {
+    T(littleEndian: base.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self))
+  }
+  switch dtype {
+  case .f32: for i in 0..<count { output[i] = Float(bitPattern: load(UInt32.self, i)) }
+  case .f16: for i in 0..<count { output[i] = floatFromHalf(load(UInt16.self, i)) }
+  case .bf16: for i in 0..<count { output[i] = Float(bitPattern: UInt32(load(UInt16.self, i)) << 16) }
+  case .f64: for i in 0..<count { output[i] = Float(Double(bitPattern: load(UInt64.self, i))) }
+  case .u8: for i in 0..<count { output[i] = Float(load(UInt8.self, i)) }
+  case .u16: for i in 0..<count { output[i] = Float(load(UInt16.self, i)) }
+  case .u32: for i in 0..<count { output[i] = Float(load(UInt32.self, i)) }
+  case .u64: for i in 0..<count { output[i] = Float(load(UInt64.self, i)) }
+  case .i8: for i in 0..<count { output[i] = Float(load(Int8.self, i)) }
+  case .i16: for i in 0..<count { output[i] = Float(load(Int16.self, i)) }
+  case .i32: for i in 0..<count { output[i] = Float(load(Int32.self, i)) }
+  case .i64: for i in 0..<count { output[i] = Float(load(Int64.self, i)) }
+  case .bool: for i in 0..<count { output[i] = load(UInt8.self, i) != 0 ? 1 : 0 }
+  case .f8e4m3: for i in 0..<count { output[i] = floatFromE4M3(load(UInt8.self, i)) }
+  case .f8e5m2: for i in 0..<count { output[i] = floatFromHalf(UInt16(load(UInt8.self, i)) << 8) }
   }
 }
 
@@ -178,22 +245,28 @@ func floatFromHalf(_ half: UInt16) -> Float {
   }
 }
 
+/// The `Float` of an 8-bit `E4M3` float as PyTorch's `float8_e4m3fn` defines it: exponent bias
+/// 7, no infinities, `S.1111.111` is NaN.
+func floatFromE4M3(_ bits: UInt8) -> Float {
+  let exponent = Int(bits >> 3) & 0xF
+  let mantissa = Float(bits & 0x7)
+  let magnitude: Float =
+    if exponent == 0xF && bits & 0x7 == 0x7 { .nan } else if exponent == 0 { mantissa * 0x1p-9 } else {
+      (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
+    }
+  return bits & 0x80 != 0 ? -magnitude : magnitude
+}
+
 /// The whole content of a regular file (not a folder, pipe or device, which could block or never end).
 /// - Throws: `ShearsError` naming `path` and the system's reason.
 private func readRegularFile(at path: String) throws -> [UInt8] {
-  let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-  guard descriptor >= 0 else { throw ShearsError(path, "cannot open: \(systemErrorDescription(errno))") }
-  defer { close(descriptor) }
-  var status = stat()
-  guard fstat(descriptor, &status) == 0 else {
-    throw ShearsError(path, "cannot read: \(systemErrorDescription(errno))")
-  }
-  guard status.st_mode & S_IFMT == S_IFREG else { throw ShearsError(path, "not a regular file") }
-  var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
+  let descriptor = try openRegularFile(at: path)
+  defer { close(descriptor.descriptor) }
+  var bytes = [UInt8](repeating: 0, count: descriptor.size)
   var count = 0
   while count < bytes.count {
     let result = bytes.withUnsafeMutableBytes { buffer in
-      buffer.baseAddress.map { read(descriptor, $0 + count, buffer.count - count) } ?? 0
+      buffer.baseAddress.map { read(descriptor.descriptor, $0 + count, buffer.count - count) } ?? 0
     }
     if result == 0 { break }  // the file shrank while being read
     if result < 0 {
@@ -203,4 +276,22 @@ private func readRegularFile(at path: String) throws -> [UInt8] {
     count += result
   }
   return Array(bytes[..<count])
+}
+
+/// Opens a regular file for reading; the caller closes the descriptor.
+/// - Throws: `ShearsError` naming `path`: it cannot be opened, or is a folder, pipe or device.
+func openRegularFile(at path: String) throws -> (descriptor: Int32, size: Int) {
+  let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+  guard descriptor >= 0 else { throw ShearsError(path, "cannot open: \(systemErrorDescription(errno))") }
+  var status = stat()
+  guard fstat(descriptor, &status) == 0 else {
+    let code = errno
+    close(descriptor)
+    throw ShearsError(path, "cannot read: \(systemErrorDescription(code))")
+  }
+  guard status.st_mode & S_IFMT == S_IFREG else {
+    close(descriptor)
+    throw ShearsError(path, "not a regular file")
+  }
+  return (descriptor, Int(status.st_size))
 }

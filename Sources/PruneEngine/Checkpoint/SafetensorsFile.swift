@@ -6,23 +6,48 @@
 /// padded with spaces to a multiple of 8 bytes), then the tensor bytes, little-endian, with
 /// offsets relative to the end of the header. Reading is in `SafetensorsFile+Reading.swift`.
 public struct SafetensorsFile: Sendable, Equatable {
-  /// Element types this reader understands; files with other types are rejected.
+  /// The element types of the safetensors format.
+  ///
+  /// Checkpoints (`SafetensorsFile(contentsOf:)`, `Checkpoint.load`) accept `checkpointTypes`;
+  /// `MappedSafetensorsFile`, which only describes tensors, accepts them all.
   public enum DType: String, Sendable, CaseIterable {
     case f32 = "F32"
     case f16 = "F16"
     case bf16 = "BF16"
     case f64 = "F64"
     case u8 = "U8"
+    case u16 = "U16"
+    case u32 = "U32"
+    case u64 = "U64"
+    case i8 = "I8"
+    case i16 = "I16"
+    case i32 = "I32"
+    case i64 = "I64"
+    case bool = "BOOL"
+    case f8e4m3 = "F8_E4M3"
+    case f8e5m2 = "F8_E5M2"
 
     /// Bytes per element.
     public var byteCount: Int {
       switch self {
-      case .f64: 8
-      case .f32: 4
-      case .f16, .bf16: 2
-      case .u8: 1
+      case .f64, .u64, .i64: 8
+      case .f32, .u32, .i32: 4
+      case .f16, .bf16, .u16, .i16: 2
+      case .u8, .i8, .bool, .f8e4m3, .f8e5m2: 1
       }
     }
+
+    /// Whether the type holds floating-point numbers.
+    public var isFloatingPoint: Bool {
+      switch self {
+      case .f32, .f16, .bf16, .f64, .f8e4m3, .f8e5m2: true
+      default: false
+      }
+    }
+
+    /// What a checkpoint may hold: weights (`F32`, or `F16`, `BF16`, `F64` converted), masks
+    /// (`U8`, or a float type), and the indices of the compact form (`U8`, `U16`, `U32`).
+    public static let checkpointTypes: [DType] = [.f32, .f16, .bf16, .f64, .u8, .u16, .u32]
   }
 
   /// One named tensor: its element type, shape, and raw little-endian bytes.

@@ -1,0 +1,129 @@
+/// A pruned model's plan, for applying the same per-layer amounts to a PyTorch model with
+/// `torch.nn.utils.prune` (`shears export --format recipe`).
+///
+/// Each layer lists the `torch.nn.utils.prune` calls that reproduce its mask's counts on a
+/// module of the same shape, and scale them on a larger one: `ln_structured(n=2, dim=0)` for
+/// whole neurons (rows of `[out, in]`) when the model was pruned by a neuron criterion (or, with
+/// no history, when every pruned weight lies in a pruned row), then `l1_unstructured` for single
+/// weights. `amount` is a fraction of what is still kept, as in torch's cumulative pruning (for
+/// the same shape it gives exactly `count`). `python` holds a function that applies a recipe.
+public struct PruningRecipe: Sendable, Equatable, Codable {
+  public struct Step: Sendable, Equatable, Codable {
+    /// `ln_structured` or `l1_unstructured`.
+    public var method: String
+    /// Fraction of the units still kept to prune (rows for `ln_structured`, weights otherwise).
+    public var amount: Double
+    /// The same as a number of units on this model.
+    public var count: Int
+  }
+
+  public struct Layer: Sendable, Equatable, Codable {
+    /// The module's name in `nn.Sequential` (`"0"`, `"2"`, ...).
+    public var module: String
+    /// `0.weight`.
+    public var name: String
+    public var shape: [Int]
+    public var params: Int
+    /// Weights pruned (mask 0).
+    public var pruned: Int
+    public var sparsity: Double
+    /// Rows whose weights are all pruned.
+    public var prunedNeurons: Int
+    public var steps: [Step]
+  }
+
+  /// `shears-recipe-1`.
+  public var format = PruningRecipe.formatName
+  public var arch: String
+  /// The criterion, scope and structure of the last pruning in the history, when known.
+  public var criterion: String?
+  public var scope: String?
+  public var structured: Bool
+  /// The pruning operations of the history, oldest first (`prune magnitude scope=layer amount=0.5`).
+  public var operations: [String]
+  /// Fraction of prunable weights pruned.
+  public var sparsity: Double
+  public var layers: [Layer]
+  public var python: String = PruningRecipe.pythonSnippet
+
+  public static let formatName = "shears-recipe-1"
+
+  /// The recipe of a model, reading the criterion from `metadata.history`.
+  public init(model: Model, metadata: CheckpointMetadata) {
+    arch = model.architecture.description
+    operations = metadata.history.filter { $0.hasPrefix("prune ") || $0.contains(" criterion=") }
+    let last = operations.last.map(Self.parseOperation)
+    criterion = last?.criterion
+    scope = last?.scope
+    let known = last?.structured
+    structured = known ?? false
+    var total = 0
+    var totalPruned = 0
+    layers = model.denseLayers.map { index, dense in
+      let (rows, columns) = (dense.outputCount, dense.inputCount)
+      let mask = dense.keptMask
+      let pruned = mask.count - dense.keptCount
+      let prunedRows = (0..<rows).filter { row in !mask[(row * columns)..<((row + 1) * columns)].contains(1) }.count
+      let partial = pruned - prunedRows * columns
+      let byRows = prunedRows > 0 && (known ?? (partial == 0))
+      var steps: [Step] = []
+      if byRows {
+        steps.append(Step(method: "ln_structured", amount: Double(prunedRows) / Double(rows), count: prunedRows))
+        if partial > 0 {
+          let remaining = (rows - prunedRows) * columns
+          steps.append(Step(method: "l1_unstructured", amount: Double(partial) / Double(remaining), count: partial))
+        }
+      } else if pruned > 0 {
+        steps.append(Step(method: "l1_unstructured", amount: Double(pruned) / Double(mask.count), count: pruned))
+      }
+      total += mask.count
+      totalPruned += pruned
+      return Layer(
+        module: String(index), name: "\(index).weight", shape: [rows, columns], params: mask.count, pruned: pruned,
+        sparsity: Double(pruned) / Double(mask.count), prunedNeurons: prunedRows, steps: steps)
+    }
+    sparsity = total == 0 ? 0 : Double(totalPruned) / Double(total)
+  }
+
+  /// Criterion, scope and whether neurons were scored, from a history entry:
+  /// `prune neuron-l2 scope=layer amount=0.5`, `prune taylor structured scope=global ...`, or
+  /// `finetune ... criterion=magnitude scope=layer`.
+  static func parseOperation(_ entry: String) -> (criterion: String?, scope: String?, structured: Bool?) {
+    let words = entry.split(separator: " ").map(String.init)
+    func value(_ key: String) -> String? {
+      words.first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+    }
+    let name = words.first == "prune" && words.count > 1 ? words[1] : value("criterion")
+    let scope = value("scope")
+    guard let name, let criterion = Criterion(rawValue: name) else { return (name, scope, nil) }
+    let structured = words.contains("structured") || criterion.defaultGranularity == .neuron
+    return (name, scope, structured)
+  }
+
+  /// A Python function applying a recipe with `torch.nn.utils.prune`.
+  public static let pythonSnippet = """
+    import json
+    import torch.nn.utils.prune as prune
+
+    def apply_shears_recipe(model, recipe, modules=None):
+        \"\"\"Prunes model's layers by the per-layer amounts of a Shears recipe (a dict or a path).
+
+        modules maps the recipe's module names ("0", "2", ...: nn.Sequential indices) to your
+        model's nn.Linear modules; by default they are looked up in model.named_modules().
+        Amounts are fractions, so the same plan scales to wider layers.
+        \"\"\"
+        if isinstance(recipe, str):
+            with open(recipe) as f:
+                recipe = json.load(f)
+        modules = modules or dict(model.named_modules())
+        for layer in recipe["layers"]:
+            module = modules[layer["module"]]
+            for step in layer["steps"]:
+                if step["method"] == "ln_structured":
+                    prune.ln_structured(module, "weight", amount=step["amount"], n=2, dim=0)
+                else:
+                    prune.l1_unstructured(module, "weight", amount=step["amount"])
+        return model
+
+    """
+}

@@ -1,0 +1,227 @@
+"""PyTorch side of Shears' interop tests (Tests/ShearsCLITests/InteropTests.swift).
+
+Each command prints one JSON object on stdout; files are written where the Swift test asks.
+
+  train DATA OUT               train nn.Sequential(784-32-16-10) on DATA's training images for a
+                               few hundred steps (seed 0), save its state_dict with
+                               safetensors.torch.save_file, report test accuracy and loss
+  predict MODEL DATA LOGITS N  load a Shears checkpoint into nn.Sequential(Linear, ReLU, ...) with
+          [COMPACT]            load_state_dict(strict=False), save the logits of the first N test
+                               images; with COMPACT, rebuild the weights from Shears' compact
+                               export (bitmask or CSR) and compare them with MODEL's
+  prune OUT                    prune a fresh 784-32-10 model with prune.l1_unstructured and save
+                               the state_dict (weight_orig, weight_mask)
+  masks MODEL OUT [RECIPE...]  the masks torch.nn.utils.prune computes on MODEL's weights, for the
+                               same steps the Swift test runs in Shears, and the masks each
+                               recipe's own "python" function gives
+"""
+
+import gzip
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file as load_numpy
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.utils import prune
+
+torch.set_num_threads(1)
+
+
+def idx(folder, name):
+    """The array of an IDX file (optionally .gz): uint8 images [n, rows, cols] or labels [n]."""
+    path = os.path.join(folder, name)
+    opener = open if os.path.exists(path) else gzip.open
+    with opener(path if os.path.exists(path) else path + ".gz", "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def split(folder, prefix):
+    images = idx(folder, prefix + "-images-idx3-ubyte")
+    labels = idx(folder, prefix + "-labels-idx1-ubyte")
+    # Shears feeds pixels as Float(x) / 255, a true division in float32.
+    x = torch.from_numpy(images.reshape(len(images), -1).copy()).float() / 255
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def mlp(widths):
+    layers = []
+    for i in range(len(widths) - 1):
+        if i:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+    return nn.Sequential(*layers)
+
+
+def widths_of(state):
+    """The MLP widths of a state dict's chain of i.weight (or i.weight_orig) shapes."""
+    weights = []
+    i = 0
+    while f"{i}.weight" in state or f"{i}.weight_orig" in state:
+        weights.append(state.get(f"{i}.weight", state.get(f"{i}.weight_orig")))
+        i += 2
+    return [weights[0].shape[1]] + [w.shape[0] for w in weights]
+
+
+def train(data, out):
+    torch.manual_seed(0)
+    x, y = split(data, "train")
+    tx, ty = split(data, "t10k")
+    model = mlp([784, 32, 16, 10])
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(400):
+        batch = torch.randint(0, len(x), (64,), generator=generator)
+        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        logits = model(tx)
+    correct = int((logits.argmax(1) == ty).sum())
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    return {
+        "accuracy": correct / len(ty),
+        "correct": correct,
+        "samples": len(ty),
+        "loss": float(nn.functional.cross_entropy(logits.double(), ty)),
+    }
+
+
+def compact_state(path):
+    """Dense weights and biases rebuilt from Shears' compact form, with numpy only."""
+    tensors = load_numpy(path)
+    from safetensors import safe_open
+
+    with safe_open(path, "np") as f:
+        metadata = f.metadata()
+    state = {}
+    for key, encoding in metadata.items():
+        if not key.endswith(".weight.encoding"):
+            continue
+        name = key[: -len(".encoding")]
+        rows, cols = (int(v) for v in metadata[name + ".shape"].split(","))
+        if encoding == "dense":
+            state[name] = tensors[name]
+            continue
+        values = tensors[name + ".values"]
+        if encoding == "bitmask":
+            mask = np.unpackbits(tensors[name + ".bitmask"], bitorder="little")[: rows * cols].astype(bool)
+        else:
+            indptr, indices = tensors[name + ".indptr"].astype(np.int64), tensors[name + ".indices"].astype(np.int64)
+            mask = np.zeros(rows * cols, dtype=bool)
+            for row in range(rows):
+                mask[row * cols + indices[indptr[row] : indptr[row + 1]]] = True
+        dense = np.zeros(rows * cols, dtype=np.float32)
+        dense[mask] = values
+        state[name] = dense.reshape(rows, cols)
+    for key, value in tensors.items():
+        if key.endswith(".bias"):
+            state[key] = value
+    return state
+
+
+def predict(model_path, data, logits_path, count, compact=None):
+    state = load_file(model_path)
+    model = mlp(widths_of(state))
+    result = model.load_state_dict(state, strict=False)
+    tx, _ = split(data, "t10k")
+    with torch.no_grad():
+        logits = model(tx[:count])
+    save_file({"logits": logits.contiguous()}, logits_path)
+    report = {"missing_keys": result.missing_keys, "unexpected_keys": sorted(result.unexpected_keys)}
+    if compact:
+        rebuilt = compact_state(compact)
+        dense = {k: v.numpy() for k, v in model.state_dict().items()}
+        report["compact_keys"] = sorted(rebuilt)
+        report["compact_matches"] = sorted(rebuilt) == sorted(dense) and all(
+            np.array_equal(rebuilt[k], dense[k]) for k in dense
+        )
+    return report
+
+
+def prune_torch(out):
+    torch.manual_seed(1)
+    model = mlp([784, 32, 10])
+    prune.l1_unstructured(model[0], "weight", amount=0.6)
+    prune.l1_unstructured(model[2], "weight", amount=0.3)
+    state = model.state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, out)
+    return {
+        "keys": sorted(state),
+        "kept": [int(model[i].weight_mask.sum()) for i in (0, 2)],
+        "params": [model[i].weight.numel() for i in (0, 2)],
+    }
+
+
+def masks(model_path, out, recipes):
+    """Masks after each step, named like 'layer.1/0' (scope, step, module index)."""
+    state = load_file(model_path)
+    widths = widths_of(state)
+    linear = list(range(0, 2 * (len(widths) - 1), 2))
+    found = {}
+
+    def fresh():
+        model = mlp(widths)
+        model.load_state_dict(state, strict=False)
+        return model
+
+    def record(name, model, indices):
+        for i in indices:
+            mask = getattr(model[i], "weight_mask", torch.ones_like(model[i].weight))
+            found[f"{name}/{i}"] = mask.contiguous().float()
+
+    model = fresh()
+    for step, amount in enumerate([0.3, 0.5]):
+        for i in linear:
+            prune.l1_unstructured(model[i], "weight", amount=amount)
+        record(f"layer.{step}", model, linear)
+
+    model = fresh()
+    for step, amount in enumerate([0.4, 0.5]):
+        prune.global_unstructured(
+            [(model[i], "weight") for i in linear], pruning_method=prune.L1Unstructured, amount=amount)
+        record(f"global.{step}", model, linear)
+
+    model = fresh()
+    hidden = linear[:-1]  # Shears never removes output neurons: they are the classes
+    for step, amount in enumerate([0.25, 0.5]):
+        for i in hidden:
+            prune.ln_structured(model[i], "weight", amount=amount, n=2, dim=0)
+        record(f"neuron.{step}", model, linear)
+
+    for number, path in enumerate(recipes):
+        with open(path) as f:
+            recipe = json.load(f)
+        namespace = {}
+        exec(recipe["python"], namespace)
+        model = namespace["apply_shears_recipe"](fresh(), path)
+        record(f"recipe.{number}", model, linear)
+
+    save_file(found, out)
+    return {"masks": sorted(found)}
+
+
+def main(argv):
+    command, args = argv[1], argv[2:]
+    if command == "train":
+        result = train(*args)
+    elif command == "predict":
+        result = predict(args[0], args[1], args[2], int(args[3]), args[4] if len(args) > 4 else None)
+    elif command == "prune":
+        result = prune_torch(*args)
+    elif command == "masks":
+        result = masks(args[0], args[1], args[2:])
+    else:
+        raise SystemExit(f"unknown command {command}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,217 @@
+import Foundation
+import PruneEngine
+import Testing
+
+/// Running `Tests/Interop/interop.py` (the PyTorch side of the interop tests).
+enum PythonInterop {
+  /// The repository, found from this file's path.
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let script = repository.appendingPathComponent("Tests/Interop/interop.py").path
+  /// The embedded Fashion-MNIST subset (10,000 training and 10,000 test images).
+  static let datasets = repository.appendingPathComponent("datasets").path
+
+  /// Whether `python3 -c "import torch, safetensors"` succeeds (checked once).
+  static let isAvailable: Bool = (try? python(["-c", "import torch, safetensors, numpy"]).status) == 0
+
+  struct Failure: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  /// Runs `python3 <arguments>`; stdout and stderr go to files, so neither can fill a pipe.
+  static func python(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let folder = try TemporaryFolder(prefix: "shears-python")
+    let stdoutURL = folder.url.appendingPathComponent("stdout")
+    let stderrURL = folder.url.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+    let stdout = try FileHandle(forWritingTo: stdoutURL)
+    let stderr = try FileHandle(forWritingTo: stderrURL)
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    process.waitUntilExit()
+    try stdout.close()
+    try stderr.close()
+    return (
+      process.terminationStatus, try String(contentsOf: stdoutURL, encoding: .utf8),
+      try String(contentsOf: stderrURL, encoding: .utf8)
+    )
+  }
+
+  /// Runs a command of `interop.py`, which must succeed; returns the JSON object it prints.
+  static func run(_ arguments: String...) throws -> [String: Any] { try run(arguments) }
+
+  static func run(_ arguments: [String]) throws -> [String: Any] {
+    let result = try python([script] + arguments)
+    guard result.status == 0 else {
+      throw Failure(
+        description: "interop.py \(arguments.joined(separator: " ")) exited \(result.status):\n\(result.stderr)")
+    }
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    guard let json = object as? [String: Any] else { throw Failure(description: "not a JSON object: \(result.stdout)") }
+    return json
+  }
+}
+
+/// Shears and PyTorch reading each other's files and pruning alike (issue 4): a model trained
+/// in PyTorch evaluates in Shears to the same accuracy, a Shears checkpoint loads into
+/// `nn.Sequential` and predicts the same, a `torch.nn.utils.prune` state dict loads with its
+/// sparsity, and Shears' masks equal torch's for the same weights and amounts.
+@Suite(
+  .enabled(
+    if: PythonInterop.isAvailable,
+    "needs python3 with torch, safetensors and numpy (pip install torch safetensors numpy)"))
+struct InteropTests {
+  let folder: TemporaryFolder
+
+  init() throws {
+    folder = try TemporaryFolder(prefix: "shears-interop")
+  }
+
+  /// `shears prune` into the folder, which must succeed.
+  private func prune(_ model: String, _ out: String, data: String, _ arguments: String...) throws -> String {
+    try prune(model, out, data: data, arguments)
+  }
+
+  private func prune(_ model: String, _ out: String, data: String, _ arguments: [String]) throws -> String {
+    let path = folder.path(out)
+    try requireSuccess(try shears(["prune", "--model", model, "--data", data, "--out", path] + arguments))
+    return path
+  }
+
+  @Test func modelsCrossBetweenPyTorchAndShears() throws {
+    // Trained in PyTorch, saved with safetensors.torch.save_file: the same test accuracy in Shears.
+    let trained = folder.path("torch.safetensors")
+    let torch = try PythonInterop.run("train", PythonInterop.datasets, trained)
+    let run = try shears("eval", "--model", trained, "--data", PythonInterop.datasets, "--json")
+    try requireSuccess(run)
+    let evaluation = try jsonObject(run)
+    let torchAccuracy = try #require(torch["accuracy"] as? Double)
+    let accuracy = try #require(evaluation["accuracy"] as? Double)
+    #expect(evaluation["samples"] as? Int == 10000)
+    #expect(abs(accuracy - torchAccuracy) <= 0.001, "Shears \(accuracy), PyTorch \(torchAccuracy)")
+    #expect(torchAccuracy > 0.7, "400 steps reach about 0.79 on the subset")
+    #expect(isClose(evaluation["loss"] as? Double ?? 0, torch["loss"] as? Double ?? 1, relative: 1e-5))
+
+    // Pruned and saved by Shears, loaded by PyTorch: the same logits; the compact export
+    // rebuilt with numpy gives the same weights.
+    let fixture = try IDXFixture().folder()
+    let pruned = try prune(
+      trained, "pruned.safetensors", data: fixture.path, "--criterion", "magnitude", "--amount", "0.7")
+    let compact = folder.path("compact.safetensors")
+    try requireSuccess(try shears("export", "--model", pruned, "--format", "compact", "--out", compact))
+    let logitsPath = folder.path("logits.safetensors")
+    let count = 1000
+    let loaded = try PythonInterop.run("predict", pruned, PythonInterop.datasets, logitsPath, String(count), compact)
+    #expect(loaded["missing_keys"] as? [String] == [])
+    #expect(loaded["unexpected_keys"] as? [String] == ["0.weight_mask", "2.weight_mask", "4.weight_mask"])
+    #expect(loaded["compact_matches"] as? Bool == true, "\(loaded)")
+
+    let torchLogits = try #require(try PruneEngine.SafetensorsFile(contentsOf: logitsPath).entry(named: "logits"))
+    #expect(torchLogits.shape == [count, 10])
+    let model = try Checkpoint.load(from: pruned).model
+    let test = try DataSource(directory: PythonInterop.datasets, origin: .option).loadTest()
+    let logits = Evaluator(model: model).logits(test, limit: count)
+    let theirs = torchLogits.floats
+    var largest: Float = 0
+    var argmaxDiffers = 0
+    for sample in 0..<count {
+      let ours = logits[(sample * 10)..<(sample * 10 + 10)]
+      let other = theirs[(sample * 10)..<(sample * 10 + 10)]
+      largest = max(largest, zip(ours, other).map { abs($0 - $1) }.max() ?? 0)
+      if ours.indices.max(by: { ours[$0] < ours[$1] }) != other.indices.max(by: { other[$0] < other[$1] }) {
+        argmaxDiffers += 1
+      }
+    }
+    #expect(argmaxDiffers == 0)
+    #expect(largest <= 1e-4, "largest logit difference \(largest)")
+  }
+
+  @Test func pytorchPrunedStateDictLoadsWithItsSparsity() throws {
+    let path = folder.path("torch-pruned.safetensors")
+    let torch = try PythonInterop.run("prune", path)
+    #expect(
+      torch["keys"] as? [String] == [
+        "0.bias", "0.weight_mask", "0.weight_orig", "2.bias", "2.weight_mask", "2.weight_orig",
+      ])
+    let kept = try #require(torch["kept"] as? [Int])
+    let info = try infoJSON(path)
+    #expect(info["arch"] as? String == "mlp:784-32-10")
+    #expect(column(info, "nonzero", as: Int.self) == kept.map { $0 })
+    #expect(column(info, "params", as: Int.self) == [25088, 320])
+    #expect(kept == [25088 - 15053, 320 - 96], "l1_unstructured prunes round(0.6 x 25088) and round(0.3 x 320)")
+    #expect(isClose(info["sparsity"] as? Double ?? -1, Double(15053 + 96) / Double(25088 + 320)))
+    // The masks came through: Shears prunes only what is still kept.
+    let fixture = try IDXFixture().folder()
+    let pruned = try prune(path, "again.safetensors", data: fixture.path, "--criterion", "magnitude", "--amount", "0.5")
+    let halved = kept.map { $0 - Int((Double($0) / 2).rounded(.toNearestOrEven)) }
+    #expect(column(try infoJSON(pruned), "nonzero", as: Int.self) == halved)
+  }
+
+  /// `torch.nn.utils.prune` and Shears on the same random weights (no ties), twice in a row:
+  /// `l1_unstructured` = magnitude/layer, `global_unstructured(L1Unstructured)` =
+  /// magnitude/global, `ln_structured(n=2, dim=0)` on the hidden layers = neuron-l2. Each
+  /// exported recipe, applied by its own Python function to the unpruned weights, gives the
+  /// same masks again.
+  @Test func shearsMasksEqualTorchPruneMasks() throws {
+    var generator = SeededGenerator(seed: 3)
+    let random = folder.path("random.safetensors")
+    try Checkpoint.save(
+      Model(architecture: .mlp(widths: [784, 32, 16, 10]), generator: &generator), metadata: CheckpointMetadata(),
+      to: random)
+    let fixture = try IDXFixture().folder()
+    let data = fixture.path
+    let plans: [(name: String, options: [String], amounts: [String])] = [
+      ("layer", ["--criterion", "magnitude"], ["0.3", "0.5"]),
+      ("global", ["--criterion", "magnitude", "--scope", "global"], ["0.4", "0.5"]),
+      ("neuron", ["--criterion", "neuron-l2"], ["0.25", "0.5"]),
+    ]
+    var steps: [String: [String]] = [:]
+    for plan in plans {
+      var model = random
+      var files: [String] = []
+      for (step, amount) in plan.amounts.enumerated() {
+        model = try prune(model, "\(plan.name).\(step).safetensors", data: data, plan.options + ["--amount", amount])
+        files.append(model)
+      }
+      steps[plan.name] = files
+    }
+    let recipeSources = ["layer", "neuron", "global"]
+    let recipes = try recipeSources.map { name in
+      let path = folder.path("\(name).recipe.json")
+      try requireSuccess(try shears("export", "--model", steps[name]![1], "--format", "recipe", "--out", path))
+      return path
+    }
+    let masksPath = folder.path("torch-masks.safetensors")
+    _ = try PythonInterop.run(["masks", random, masksPath] + recipes)
+    let torch = try PruneEngine.SafetensorsFile(contentsOf: masksPath)
+
+    /// Compares the masks of layers 0, 2 and 4; `neurons` when the output layer is left unpruned.
+    func expectSameMasks(
+      _ torchName: String, _ shearsFile: String, neurons: Bool, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+      let file = try SafetensorsFile(path: shearsFile)
+      for layer in [0, 2, 4] {
+        let theirs = try #require(torch.entry(named: "\(torchName)/\(layer)"), sourceLocation: sourceLocation).floats
+        let ours = file.mask(layer: layer) ?? [UInt8](repeating: 1, count: theirs.count)
+        let differing = zip(ours, theirs).filter { Float($0) != $1 }.count
+        #expect(
+          differing == 0, "\(torchName) layer \(layer): \(differing) of \(ours.count) mask entries differ",
+          sourceLocation: sourceLocation)
+        #expect(
+          ours.contains(0) == !(neurons && layer == 4), "\(torchName) layer \(layer)", sourceLocation: sourceLocation)
+      }
+    }
+    for (name, files) in steps {
+      for (step, file) in files.enumerated() { try expectSameMasks("\(name).\(step)", file, neurons: name == "neuron") }
+    }
+    for (number, name) in recipeSources.enumerated() {
+      try expectSameMasks("recipe.\(number)", steps[name]![1], neurons: name == "neuron")
+    }
+  }
+}
