@@ -11,8 +11,15 @@ public enum TerminalInput: Equatable {
 /// The only place curses is used: set-up and restore, raw key codes to `Key`, and copying a
 /// `ScreenBuffer` to the screen with colour pairs (or attributes in monochrome).
 final class CursesTerminal {
+  /// The terminal could not be set up (an unknown `TERM`, no terminal).
+  struct Unusable: Error, CustomStringConvertible {
+    var terminal: String
+    var description: String { "cannot use the terminal (TERM=\(terminal))" }
+  }
+
   let glyphs: Glyphs
   private let usesColor: Bool
+  private let screen: OpaquePointer
   private var isActive = false
 
   /// Colour pairs by style; 0 is the terminal's default.
@@ -25,11 +32,18 @@ final class CursesTerminal {
 
   /// Takes over the terminal.
   /// - Parameter environment: `NO_COLOR` (any value) turns colours off.
-  init(environment: [String: String]) {
+  /// - Throws: `Unusable` when curses cannot drive the terminal (where `initscr` would exit).
+  init(environment: [String: String]) throws {
     setlocale(LC_ALL, "")
     let codeset = String(cString: shears_codeset())
     glyphs = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8" ? .unicode : .ascii
-    initscr()
+    guard let output = fdopen(STDOUT_FILENO, "w"), let input = fdopen(STDIN_FILENO, "r"),
+      let screen = newterm(nil, output, input)
+    else {
+      throw Unusable(terminal: environment["TERM"] ?? "unset")
+    }
+    self.screen = screen
+    set_term(screen)
     isActive = true
     cbreak()
     noecho()
@@ -54,6 +68,7 @@ final class CursesTerminal {
     isActive = false
     curs_set(1)
     endwin()
+    delscreen(screen)
   }
 
   var size: (width: Int, height: Int) { (Int(shears_columns()), Int(shears_lines())) }

@@ -12,7 +12,8 @@ public enum ExplorerApp {
 
   /// Runs until the user quits or the process is asked to stop (SIGINT, SIGTERM); the terminal
   /// is restored on every path.
-  public static func run(_ session: Session, environment: [String: String]) {
+  /// - Throws: when curses cannot drive the terminal; nothing has been drawn then.
+  public static func run(_ session: Session, environment: [String: String]) throws {
     let stop = Atomic<Bool>(false)
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)
@@ -23,7 +24,7 @@ public enum ExplorerApp {
     }
     defer { for source in signals { source.cancel() } }
 
-    let terminal = CursesTerminal(environment: environment)
+    let terminal = try CursesTerminal(environment: environment)
     defer { terminal.restore() }
     var state = AppState(width: terminal.size.width, height: terminal.size.height, glyphs: terminal.glyphs)
     var generation = -1

@@ -44,4 +44,14 @@ enum Format {
   static func right(_ text: String, _ width: Int) -> String {
     text.count >= width ? String(text.prefix(width)) : String(repeating: " ", count: width - text.count) + text
   }
+
+  /// `text` shortened to at most `width` characters by replacing its middle with `ellipsis`, so
+  /// both the start (what happened) and the end (a file name) stay readable.
+  static func elide(_ text: String, _ width: Int, ellipsis: String) -> String {
+    guard text.count > width else { return text }
+    guard width > ellipsis.count + 1 else { return String(text.prefix(max(0, width))) }
+    let kept = width - ellipsis.count
+    let head = kept / 3
+    return String(text.prefix(head)) + ellipsis + String(text.suffix(kept - head))
+  }
 }

@@ -55,6 +55,26 @@ public struct KeyBinding: Sendable, Equatable {
   public var summary: String
   /// Shown in the status line (the keys that matter most).
   public var isPrimary: Bool
+
+  /// One word for the status line.
+  public var shortName: String {
+    switch action {
+    case .raiseThreshold, .lowerThreshold: "prune"
+    case .previousLayer, .nextLayer: "layer"
+    case .toggleScope: "scope"
+    case .cycleCriterion: "criterion"
+    case .toggleLogCounts: "log"
+    case .toggleAbsolute: "|w|"
+    case .fineTune: "fine-tune"
+    case .cancelFineTune: "cancel"
+    case .save: "save"
+    case .undo: "undo"
+    case .reset: "reset"
+    case .exportCurve: "export"
+    case .help: "help"
+    case .quit: "quit"
+    }
+  }
 }
 
 /// The explorer's keys, as data: the reducer looks actions up here and the help screen is

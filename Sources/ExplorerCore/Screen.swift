@@ -5,23 +5,36 @@ public enum Screen {
     var screen = ScreenBuffer(width: state.width, height: state.height)
     let layout = Layout(width: state.width, height: state.height, layerCount: state.snapshot.layers.count)
     if layout.isTooSmall {
-      let text = "terminal too small: \(state.width)x\(state.height), need \(Layout.minimumWidth)x\(Layout.minimumHeight)"
-      screen.write(Format.fit(text, state.width), column: 0, row: 0, style: .warning)
-      if state.height > 1 { screen.write(Format.fit("q quits", state.width), column: 0, row: 1, style: .dim) }
+      tooSmall(state, into: &screen)
       return screen
     }
     ChromePanels.header(state, in: layout.header, into: &screen)
-    ChromePanels.settings(state, in: layout.settings, into: &screen)
-    LayerTablePanel.render(state, in: layout.table, into: &screen)
-    HistogramPanel.render(state, in: layout.histogram, into: &screen)
-    MetricsPanel.render(state, in: layout.metrics, into: &screen)
-    CurvePanel.render(state, in: layout.curve, into: &screen)
+    // Until a model is open there is nothing to draw but the progress and the messages.
+    if !state.snapshot.layers.isEmpty {
+      ChromePanels.settings(state, in: layout.settings, into: &screen)
+      LayerTablePanel.render(state, in: layout.table, into: &screen)
+      HistogramPanel.render(state, in: layout.histogram, into: &screen)
+      MetricsPanel.render(state, in: layout.metrics, into: &screen)
+      CurvePanel.render(state, in: layout.curve, into: &screen)
+    }
     ChromePanels.progress(state, in: layout.progress, into: &screen)
     ChromePanels.message(state, in: layout.message, into: &screen)
     ChromePanels.status(state, in: layout.status, into: &screen)
     if state.mode == .help {
-      ChromePanels.help(state, in: Rect(left: 0, top: 1, width: state.width, height: state.height - 2), into: &screen)
+      HelpPanel.render(state, in: Rect(left: 0, top: 1, width: state.width, height: state.height - 2), into: &screen)
     }
     return screen
+  }
+
+  /// One clear line (split when even that is too wide), and the quit question when asked.
+  private static func tooSmall(_ state: AppState, into screen: inout ScreenBuffer) {
+    let size = "terminal too small: \(state.width)x\(state.height)"
+    let need = "needs \(Layout.minimumWidth)x\(Layout.minimumHeight)"
+    let line = "\(size), \(need) (q quits)"
+    var lines = line.count <= state.width ? [line] : [size, need, "q quits"]
+    if state.mode == .confirmQuit { lines.append("unsaved changes: quit anyway? (y/n)") }
+    for (row, text) in lines.enumerated() {
+      screen.write(Format.fit(text, state.width), column: 0, row: row, style: row == 0 ? .warning : .normal)
+    }
   }
 }

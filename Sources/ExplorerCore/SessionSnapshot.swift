@@ -1,35 +1,76 @@
 import PruneEngine
 
-/// Scores of one layer under the current criterion, summarised for drawing and for finding the
-/// cut of a target sparsity without the engine.
+/// Scores of one layer (or of every layer, for global scope) under the current criterion,
+/// summarised for drawing and for finding the cut of a target sparsity without the engine.
+///
+/// Only units the model still keeps are candidates: pruning is cumulative, so units pruned
+/// before (by a fine-tuned or an opened pruned model) stay pruned and set the lowest target.
+/// The session prunes exactly `newlyPruned(at:)` units, so the cut drawn on screen is the cut
+/// the engine makes.
 public struct ScoreDistribution: Sendable, Equatable {
-  /// Every score of the layer's units (weights or neurons), ascending.
+  /// Scores of the kept units (weights or neurons), ascending.
   public var sorted: [Float]
-  /// For magnitude, the signed weights (the histogram can show them); otherwise the scores.
+  /// For magnitude, the kept signed weights (the histogram can show their sign); otherwise the
+  /// kept scores, in any order. Empty in the global distribution, which is never drawn.
   public var values: [Float]
+  /// Units pruned already.
+  public var prunedCount: Int
 
-  public init(sorted: [Float], values: [Float]) {
+  public init(sorted: [Float], values: [Float], prunedCount: Int = 0) {
     self.sorted = sorted
     self.values = values
+    self.prunedCount = prunedCount
   }
 
-  /// The score at the cut that prunes `fraction` of the units: the largest pruned score, or
-  /// `nil` when nothing is pruned.
-  public func cut(at fraction: Double) -> Float? {
-    let count = Int((fraction * Double(sorted.count)).rounded(.toNearestOrEven))
-    return count > 0 ? sorted[min(count, sorted.count) - 1] : nil
+  /// Every unit, kept or pruned.
+  public var unitCount: Int { sorted.count + prunedCount }
+
+  /// False when the criterion does not score the layer (the output layer for neuron criteria).
+  public var isEmpty: Bool { unitCount == 0 }
+
+  /// The lowest sparsity a target can reach: the share of units pruned already.
+  public var floor: Double { unitCount == 0 ? 0 : Double(prunedCount) / Double(unitCount) }
+
+  /// Kept units that a target sparsity prunes, as the engine counts them (`RankedPruning`,
+  /// `FineTuning.prune`): the fraction `(target - floor) / (1 - floor)` of the kept units,
+  /// rounded half to even; none when the target is at or below the floor.
+  public func newlyPruned(at target: Double) -> Int {
+    let kept = sorted.count
+    guard unitCount > 0, kept > 0, target > floor else { return 0 }
+    let fraction = (target - floor) / (1 - floor)
+    return min(kept, Int((fraction * Double(kept)).rounded(.toNearestOrEven)))
   }
 
-  /// How many units share the cut's score when some of them are pruned and some kept.
-  public func ties(at fraction: Double) -> Int {
-    let count = Int((fraction * Double(sorted.count)).rounded(.toNearestOrEven))
+  /// The score at the cut of a target: the largest newly pruned score, or `nil` when the target
+  /// prunes nothing new.
+  public func cut(at target: Double) -> Float? {
+    let count = newlyPruned(at: target)
+    return count > 0 ? sorted[count - 1] : nil
+  }
+
+  /// How many kept units share the cut's score when some of them are pruned and some kept (the
+  /// engine then prunes the lowest indices first); 0 when the cut is unambiguous.
+  public func ties(at target: Double) -> Int {
+    let count = newlyPruned(at: target)
     guard count > 0, count < sorted.count, sorted[count - 1] == sorted[count] else { return 0 }
-    let cut = sorted[count - 1]
-    var low = count - 1
-    while low > 0 && sorted[low - 1] == cut { low -= 1 }
-    var high = count
-    while high < sorted.count && sorted[high] == cut { high += 1 }
-    return high - low
+    return equalCount(sorted[count - 1])
+  }
+
+  /// Kept units whose score is at most `score`.
+  /// - Complexity: O(log n).
+  public func countAtMost(_ score: Float) -> Int {
+    var low = 0
+    var high = sorted.count
+    while low < high {
+      let middle = (low + high) / 2
+      if sorted[middle] <= score { low = middle + 1 } else { high = middle }
+    }
+    return low
+  }
+
+  /// Kept units whose score is exactly `score`.
+  public func equalCount(_ score: Float) -> Int {
+    countAtMost(score) - countAtMost(score.nextDown)
   }
 }
 
@@ -41,14 +82,31 @@ public struct LayerView: Sendable, Equatable {
   public var parameters: Int
   /// Nonzero weights of the model as last pruned by the session.
   public var nonzero: Int
-  /// The sparsity the user asked for; shown at once, before the session has pruned.
+  /// The sparsity (of units: weights or neurons) the session pruned this layer to.
   public var target: Double
   /// Units the criterion scores in this layer (weights or neurons).
   public var granularity: Granularity
+  /// Empty when the criterion does not prune this layer.
   public var scores: ScoreDistribution
 
+  public init(
+    index: Int, shape: [Int], parameters: Int, nonzero: Int, target: Double, granularity: Granularity,
+    scores: ScoreDistribution
+  ) {
+    self.index = index
+    self.shape = shape
+    self.parameters = parameters
+    self.nonzero = nonzero
+    self.target = target
+    self.granularity = granularity
+    self.scores = scores
+  }
+
   public var name: String { "\(index).weight" }
+  /// Share of the weights that are zero.
   public var sparsity: Double { parameters == 0 ? 0 : 1 - Double(nonzero) / Double(parameters) }
+  /// Whether the current criterion prunes this layer.
+  public var isPrunable: Bool { !scores.isEmpty }
 }
 
 /// An accuracy measurement and how many test images it is based on.
@@ -58,19 +116,33 @@ public struct AccuracyReading: Sendable, Equatable {
   public var samples: Int
   /// False for the quick estimate on a subset, true for the full test set.
   public var isFull: Bool
+
+  public init(accuracy: Double, loss: Double, samples: Int, isFull: Bool) {
+    self.accuracy = accuracy
+    self.loss = loss
+    self.samples = samples
+    self.isFull = isFull
+  }
 }
 
 /// A point of the accuracy-sparsity curve visited in this session.
 public struct CurvePoint: Sendable, Equatable {
   public var sparsity: Double
   public var accuracy: Double
+
+  public init(sparsity: Double, accuracy: Double) {
+    self.sparsity = sparsity
+    self.accuracy = accuracy
+  }
 }
 
 /// What the session is doing.
 public enum SessionPhase: Sendable, Equatable {
   case idle
-  /// Loading or training the baseline model.
+  /// Loading the data or the model.
   case starting(String)
+  /// Training the baseline model before there is anything to prune.
+  case trainingBaseline(TrainingProgress)
   case evaluating
   case fineTuning(TrainingProgress)
 }
@@ -79,12 +151,17 @@ public enum SessionPhase: Sendable, Equatable {
 /// cheap to copy (arrays share storage).
 public struct SessionSnapshot: Sendable, Equatable {
   public var generation: Int = 0
+  /// Commands the session has finished handling (`.cancel` is not counted): the UI keeps its
+  /// own targets, criterion and scope until this reaches the number it sent.
+  public var handledCommands: Int = 0
   public var phase: SessionPhase = .starting("starting")
   public var modelDescription: String = ""
   public var dataDescription: String = ""
   public var criterion: Criterion = .magnitude
   public var scope: PruningScope = .layer
   public var layers: [LayerView] = []
+  /// Every layer's kept scores together, when the criterion can rank them globally.
+  public var globalScores: ScoreDistribution?
   /// The accuracy of the model as pruned now, when measured.
   public var accuracy: AccuracyReading?
   /// The accuracy of the dense model the session started from.

@@ -29,7 +29,11 @@ struct ExploreCommand: ParsableCommand {
     let session = Session(
       Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
     session.start()
-    ExplorerApp.run(session, environment: environment)
+    do {
+      try ExplorerApp.run(session, environment: environment)
+    } catch {
+      throw ShearsError("explore", "\(error)")
+    }
     let snapshot = session.snapshot
     if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {
       throw ShearsError("explore", message)

@@ -5,7 +5,7 @@ enum CurvePanel {
   private static let dots: [[UInt32]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]
 
   static func render(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
-    guard rect.height >= 3, rect.width >= 12 else { return }
+    guard rect.height >= 4, rect.width >= 12 else { return }
     let points = state.snapshot.curve
     screen.write(Format.fit("accuracy vs sparsity", rect.width), column: rect.left, row: rect.top, style: .bold)
     guard !points.isEmpty else { return }

@@ -1,19 +1,28 @@
 import Foundation
 
-/// The selected layer's histogram of weights (signed or |w|) or criterion scores, linear or
-/// log counts, with the pruning threshold drawn on it and the pruned part dimmed.
+/// The selected layer's histogram of kept weights (signed or |w|) or criterion scores, linear
+/// or log counts, with the cut drawn on it: a line through the empty cells above the bars and
+/// a marker under the axis, and the pruned bins dimmed.
 enum HistogramPanel {
   static func render(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
     guard rect.height >= 4, rect.width >= 10, let layer = state.selected else { return }
-    let target = state.target(of: layer)
-    let cut = layer.scores.cut(at: target)
-    let absolute = state.histogramAbsolute || state.snapshot.criterion != .magnitude
-    let subject = state.snapshot.criterion == .magnitude ? (absolute ? "|w|" : "w") : "\(state.snapshot.criterion.rawValue) score"
-    let title = "\(layer.name) \(subject), \(state.logCounts ? "log" : "linear") counts"
+    let criterion = state.snapshot.criterion
+    guard layer.isPrunable else {
+      let note = "\(layer.name) is not pruned by \(criterion.rawValue)"
+      screen.write(Format.fit(note, rect.width), column: rect.left, row: rect.top, style: .bold)
+      return
+    }
+    let cut = state.cut(of: layer)
+    let absolute = state.histogramAbsolute || criterion != .magnitude
+    let subject = criterion == .magnitude ? (absolute ? "|w|" : "w") : "\(criterion.rawValue) score"
+    let title = "\(layer.name) \(subject): \(Format.percent(state.expectedSparsity(of: layer))) pruned"
     screen.write(Format.fit(title, rect.width), column: rect.left, row: rect.top, style: .bold)
 
     let values = layer.scores.values
-    guard !values.isEmpty else { return }
+    guard !values.isEmpty else {
+      screen.write(Format.fit("every unit is pruned", rect.width), column: rect.left, row: rect.top + 1, style: .dim)
+      return
+    }
     var low = Float.infinity
     var high = -Float.infinity
     for value in values {
@@ -25,12 +34,11 @@ enum HistogramPanel {
     if high <= low { high = low + 1 }
     let plotHeight = rect.height - 2
     let bins = rect.width
-    var counts = [Int](repeating: 0, count: bins)
     let scale = Float(bins) / (high - low)
-    for value in values {
-      let v = absolute ? abs(value) : value
-      counts[min(bins - 1, max(0, Int((v - low) * scale)))] += 1
-    }
+    func column(_ value: Float) -> Int { min(bins - 1, max(0, Int((value - low) * scale))) }
+    var counts = [Int](repeating: 0, count: bins)
+    for value in values { counts[column(absolute ? abs(value) : value)] += 1 }
+
     let height: (Int) -> Double = { state.logCounts ? log1p(Double($0)) : Double($0) }
     let tallest = max(1e-9, counts.map(height).max() ?? 1)
     let cutMagnitude = cut.map { abs($0) }
@@ -39,32 +47,78 @@ enum HistogramPanel {
       let center = low + (Float(bin) + 0.5) / scale
       let isPruned = cutMagnitude.map { (absolute ? center : abs(center)) <= $0 } ?? false
       for level in 0..<plotHeight {
-        let row = rect.top + 1 + plotHeight - 1 - level
+        let row = rect.top + plotHeight - level
         let filled = min(8, max(0, eighths - level * 8))
         if filled > 0 {
           screen.write(String(state.glyphs.levels[filled]), column: rect.left + bin, row: row, style: isPruned ? .dim : .accent)
         }
       }
     }
-    // The threshold: a marker at the cut (both signs when the weights are signed).
+
+    // The cut: a line where there is no bar, and a marker under the axis (both signs when the
+    // weights are signed).
+    var markers: [Int] = []
     if let cutMagnitude {
-      var columns = [Int((cutMagnitude - low) * scale)]
-      if !absolute { columns.append(Int((-cutMagnitude - low) * scale)) }
-      for column in columns where column >= 0 && column < bins {
-        for row in (rect.top + 1)..<(rect.top + 1 + plotHeight) where screen[rect.left + column, row] == " " {
-          screen.write(String(state.glyphs.marker), column: rect.left + column, row: row, style: .warning)
+      markers = [column(cutMagnitude)]
+      if !absolute { markers.insert(column(-cutMagnitude), at: 0) }
+      for marker in markers {
+        for row in (rect.top + 1)...(rect.top + plotHeight) where screen[rect.left + marker, row] == " " {
+          screen.write(String(state.glyphs.marker), column: rect.left + marker, row: row, style: .warning)
         }
       }
     }
-    let axis = rect.top + rect.height - 1
+    // Without a new cut, say whether units were pruned before (they are not in the histogram).
+    let floor = layer.scores.floor
+    let uncut = floor > 0 ? "\(Format.percent(floor)) pruned before" : "nothing pruned"
+    axis(
+      low: low, high: high, cut: cutMagnitude.map { (absolute ? "" : "±") + Format.score($0) }, uncut: uncut,
+      markers: markers, glyphs: state.glyphs,
+      in: Rect(left: rect.left, top: rect.bottom - 1, width: rect.width, height: 1), into: &screen)
+  }
+
+  /// The axis row: the lowest and highest value at the ends, the cut markers, and the cut's
+  /// value between the markers, beside the rightmost (or before the leftmost) when there is no
+  /// room between. The cut wins where labels would collide; without a cut, `uncut` is centred.
+  private static func axis(
+    low: Float, high: Float, cut: String?, uncut: String, markers: [Int], glyphs: Glyphs, in rect: Rect,
+    into screen: inout ScreenBuffer
+  ) {
     let lowLabel = Format.score(low)
     let highLabel = Format.score(high)
-    let cutLabel = cut.map { "cut \(Format.score($0)), \(Format.percent(target)) pruned" } ?? "nothing pruned"
-    screen.write(lowLabel, column: rect.left, row: axis, style: .dim)
-    screen.write(Format.right(highLabel, highLabel.count), column: rect.right - highLabel.count, row: axis, style: .dim)
-    let middle = rect.left + max(lowLabel.count + 1, (rect.width - cutLabel.count) / 2)
-    if middle + cutLabel.count < rect.right - highLabel.count {
-      screen.write(cutLabel, column: middle, row: axis, style: .warning)
+    guard let cut, let marker = markers.last else {
+      let middle = uncut
+      screen.write(lowLabel, column: rect.left, row: rect.top, style: .dim)
+      screen.write(highLabel, column: rect.right - highLabel.count, row: rect.top, style: .dim)
+      let start = (rect.width - middle.count) / 2
+      if start > lowLabel.count && start + middle.count < rect.width - highLabel.count {
+        screen.write(middle, column: rect.left + start, row: rect.top, style: .dim)
+      }
+      return
     }
+    let label = "cut " + cut
+    var occupied = markers.map { $0...$0 }
+    let first = markers.first ?? marker
+    let start: Int? =
+      if markers.count > 1 && marker - first - 3 >= label.count + 2 {
+        // Between the two markers of signed weights.
+        first + 2 + (marker - first - 3 - label.count) / 2
+      } else if marker + 2 + label.count <= rect.width {
+        marker + 2
+      } else if first - 1 - label.count >= 0 {
+        first - 1 - label.count
+      } else {
+        nil
+      }
+    let labelRange = start.map { $0...($0 + label.count - 1) }
+    if let labelRange { occupied.append(labelRange) }
+    func isFree(_ range: ClosedRange<Int>) -> Bool {
+      occupied.allSatisfy { !$0.overlaps((range.lowerBound - 2)...(range.upperBound + 2)) }
+    }
+    if isFree(0...(lowLabel.count - 1)) { screen.write(lowLabel, column: rect.left, row: rect.top, style: .dim) }
+    if isFree((rect.width - highLabel.count)...(rect.width - 1)) {
+      screen.write(highLabel, column: rect.right - highLabel.count, row: rect.top, style: .dim)
+    }
+    for marker in markers { screen.write(String(glyphs.cutMarker), column: rect.left + marker, row: rect.top, style: .warning) }
+    if let labelRange { screen.write(label, column: rect.left + labelRange.lowerBound, row: rect.top, style: .warning) }
   }
 }

@@ -1,32 +1,77 @@
 /// The layer table: name, shape, threshold, a sparsity bar with its percentage, nonzeros and
-/// the ties at the cut; the selected layer is highlighted.
+/// the ties at the cut; the selected layer is highlighted, and the rows scroll to keep it in
+/// view when the layers do not all fit.
 enum LayerTablePanel {
+  /// Column widths; the bar takes what is left, and the shape column goes when the bar would
+  /// be narrower than `minimumBarWidth`.
+  private static let markerWidth = 2
+  private static let nameWidth = 10
+  private static let shapeWidth = 10
+  private static let thresholdWidth = 10
+  private static let percentWidth = 7
+  private static let nonzeroWidth = 9
+  private static let tiesWidth = 6
+  private static let minimumBarWidth = 10
+
   static func render(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
-    let fixed = 2 + 9 + 10 + 11 + 8 + 9 + 6
-    let barWidth = max(6, rect.width - fixed - 1)
+    guard rect.height > 0 else { return }
+    var fixed = markerWidth + nameWidth + shapeWidth + thresholdWidth + percentWidth + nonzeroWidth + tiesWidth
+    let showsShape = rect.width - fixed >= minimumBarWidth
+    if !showsShape { fixed -= shapeWidth }
+    let barWidth = max(1, rect.width - fixed)
     let header =
-      "  " + Format.fit("layer", 9) + Format.fit("shape", 10) + Format.fit("threshold", 11)
-      + Format.fit("sparsity", barWidth + 8) + Format.right("nonzero", 9) + Format.right("ties", 6)
+      String(repeating: " ", count: markerWidth) + Format.fit("layer", nameWidth)
+      + (showsShape ? Format.fit("shape", shapeWidth) : "") + Format.fit("threshold", thresholdWidth)
+      + Format.fit("sparsity", barWidth + percentWidth) + Format.right("nonzero", nonzeroWidth)
+      + Format.right("ties", tiesWidth)
     screen.write(Format.fit(header, rect.width), column: rect.left, row: rect.top, style: .bold)
-    for (position, layer) in state.snapshot.layers.enumerated() {
-      let row = rect.top + 1 + position
+
+    let layers = state.snapshot.layers
+    let first = firstVisible(state, rows: rect.height - 1)
+    for position in first..<layers.count {
+      let row = rect.top + 1 + position - first
       guard row < rect.bottom else { break }
-      let target = state.target(of: layer)
-      let threshold = layer.scores.cut(at: target).map(Format.score) ?? "-"
-      let filled = Int((target * Double(barWidth)).rounded())
+      let layer = layers[position]
+      let sparsity = state.expectedSparsity(of: layer)
+      let threshold = layer.isPrunable ? state.cut(of: layer).map(Format.score) ?? "-" : "-"
+      let ties = layer.isPrunable ? "\(state.ties(of: layer))" : "-"
+      let filled = min(barWidth, Int((sparsity * Double(barWidth)).rounded()))
       let bar =
         String(repeating: state.glyphs.full, count: filled)
         + String(repeating: state.glyphs.empty, count: barWidth - filled)
       let isSelected = position == state.selectedLayer
       let line =
-        (isSelected ? "> " : "  ") + Format.fit(layer.name, 9)
-        + Format.fit(layer.shape.map(String.init).joined(separator: "x"), 10) + Format.fit(threshold, 11)
-        + bar + Format.right(Format.percent(target), 8) + Format.right("\(layer.nonzero)", 9)
-        + Format.right("\(layer.scores.ties(at: target))", 6)
-      screen.write(Format.fit(line, rect.width), column: rect.left, row: row, style: isSelected ? .reverse : .normal)
-      if !isSelected {
-        screen.setStyle(.accent, column: rect.left + 2 + 9 + 10 + 11, row: row, length: filled)
+        (isSelected ? "> " : "  ") + Format.fit(layer.name, nameWidth)
+        + (showsShape ? Format.fit(layer.shape.map(String.init).joined(separator: "x"), shapeWidth) : "")
+        + Format.fit(threshold, thresholdWidth) + bar + Format.right(Format.percent(sparsity), percentWidth)
+        + Format.right("\(state.expectedNonzero(of: layer))", nonzeroWidth) + Format.right(ties, tiesWidth)
+      let style: CellStyle = isSelected ? .reverse : layer.isPrunable ? .normal : .dim
+      screen.write(Format.fit(line, rect.width), column: rect.left, row: row, style: style)
+      if !isSelected && layer.isPrunable {
+        screen.setStyle(.accent, column: rect.left + fixed - percentWidth - nonzeroWidth - tiesWidth, row: row, length: filled)
       }
     }
+  }
+
+  /// The first layer shown when `rows` rows are available: the state's `tableTop`, moved just
+  /// enough to show the selected layer and no blank rows.
+  static func firstVisible(_ state: AppState, rows: Int) -> Int {
+    let rows = max(1, rows)
+    var top = min(state.tableTop, state.selectedLayer)
+    top = max(top, state.selectedLayer - rows + 1)
+    return max(0, min(top, state.snapshot.layers.count - rows))
+  }
+
+  /// `firstVisible` for the table's place in the state's layout, to keep in `tableTop`.
+  static func firstVisible(_ state: AppState) -> Int {
+    let layout = Layout(width: state.width, height: state.height, layerCount: state.snapshot.layers.count)
+    return firstVisible(state, rows: layout.table.height - 1)
+  }
+
+  /// The position in `snapshot.layers` of the layer drawn on a screen row, if any.
+  static func layerPosition(atRow row: Int, in rect: Rect, _ state: AppState) -> Int? {
+    guard row > rect.top, row < rect.bottom else { return nil }
+    let position = firstVisible(state, rows: rect.height - 1) + row - rect.top - 1
+    return state.snapshot.layers.indices.contains(position) ? position : nil
   }
 }

@@ -8,14 +8,11 @@ enum MetricsPanel {
   /// pruned, estimated from the targets until then, so they change on the key press itself.
   static func expectedMetrics(_ state: AppState) -> ModelMetrics? {
     guard let metrics = state.snapshot.metrics else { return nil }
-    let pending = Dictionary(uniqueKeysWithValues: state.snapshot.layers.map { ($0.index, $0) })
+    let views = Dictionary(state.snapshot.layers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     return ModelMetrics(
       layers: metrics.layers.map { layer in
         var estimate = layer
-        let index = Int(layer.name.prefix { $0 != "." }) ?? -1
-        if let view = pending[index], let target = state.targets[index], target != view.target {
-          estimate.nonzero = Int(((1 - target) * Double(layer.parameters)).rounded())
-        }
+        if let view = views[layer.name] { estimate.nonzero = state.expectedNonzero(of: view) }
         return estimate
       })
   }
@@ -24,8 +21,12 @@ enum MetricsPanel {
     var lines: [(String, CellStyle)] = []
     let snapshot = state.snapshot
     if let accuracy = snapshot.accuracy {
-      let basis = accuracy.isFull ? "\(accuracy.samples) images" : "estimate, \(accuracy.samples) images"
-      lines.append((String(format: "accuracy %.4f (%@)", accuracy.accuracy, basis), .bold))
+      // An accuracy of other targets than those on screen is dimmed until the new one arrives.
+      let isCurrent = !state.isAwaitingSession && snapshot.phase != .evaluating
+      let value = String(format: "accuracy %.4f ", accuracy.accuracy)
+      let long = accuracy.isFull ? "(\(accuracy.samples) images)" : "(estimate, \(accuracy.samples) images)"
+      let short = accuracy.isFull ? "(\(accuracy.samples) img)" : "(est., \(accuracy.samples) img)"
+      lines.append((value + (value.count + long.count <= rect.width ? long : short), isCurrent ? .bold : .dim))
       if let baseline = snapshot.baseline {
         let delta = (accuracy.accuracy - baseline.accuracy) * 100
         lines.append(
@@ -38,9 +39,8 @@ enum MetricsPanel {
     if let metrics = expectedMetrics(state) {
       lines.append(
         ("sparsity \(Format.percent(metrics.sparsity))  " + String(format: "%.1fx smaller", metrics.compressionRatio), .normal))
-      lines.append(
-        ("size     \(Format.bytes(metrics.denseBytes)) \(state.glyphs.arrow) \(Format.bytes(min(metrics.denseBytes, metrics.sparseBytes)))",
-          .normal))
+      let compact = min(metrics.denseBytes, metrics.sparseBytes)
+      lines.append(("size     \(Format.bytes(metrics.denseBytes)) \(state.glyphs.arrow) \(Format.bytes(compact))", .normal))
       lines.append(
         ("FLOPs    \(Format.count(metrics.denseFLOPs)) \(state.glyphs.arrow) \(Format.count(metrics.sparseFLOPs))", .normal))
     }

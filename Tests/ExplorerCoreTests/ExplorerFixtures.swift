@@ -1,0 +1,104 @@
+import Testing
+@testable import ExplorerCore
+@testable import PruneEngine
+
+/// A small made-up model for screen and reducer tests: three Linear layers (`0.weight` 15x20,
+/// `2.weight` 3x4, `4.weight` 2x3) with fixed weights, scored by magnitude, as a session would
+/// publish it. Nothing here runs the engine.
+enum Fixture {
+  /// Layer 0: 300 seeded normal weights (standard deviation 0.1), a bell-shaped histogram.
+  static let weights0: [Float] = {
+    var generator = SeededGenerator(seed: 3)
+    return (0..<300).map { _ in (generator.nextNormal() * 1000).rounded() / 10_000 }
+  }()
+  static let weights2: [Float] = [0.8, -0.6, 0.4, -0.2, 0.1, -0.3, 0.5, -0.7, 0.9, -1.0, 0.05, -0.15]
+  /// Two weights of |w| 0.3: cutting at 50% separates them (a tie).
+  static let weights4: [Float] = [0.3, -0.2, 0.6, -0.3, 0.1, -0.4]
+
+  /// A layer scored by magnitude with `target` of its weights pruned (the smallest |w|).
+  static func layer(_ index: Int, shape: [Int], weights: [Float], target: Double) -> LayerView {
+    let scores = ScoreDistribution(sorted: weights.map(abs).sorted(), values: weights)
+    let pruned = scores.newlyPruned(at: target)
+    return LayerView(
+      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned, target: target,
+      granularity: .weight, scores: scores)
+  }
+
+  /// The three layers at the given targets.
+  static func layers(_ targets: [Double] = [0.5, 0.25, 0.5]) -> [LayerView] {
+    [
+      layer(0, shape: [15, 20], weights: weights0, target: targets[0]),
+      layer(2, shape: [3, 4], weights: weights2, target: targets[1]),
+      layer(4, shape: [2, 3], weights: weights4, target: targets[2]),
+    ]
+  }
+
+  /// Metrics as the engine computes them for `layers` (biases: one per output).
+  static func metrics(_ layers: [LayerView]) -> ModelMetrics {
+    ModelMetrics(
+      layers: layers.map {
+        LayerMetrics(name: $0.name, shape: $0.shape, parameters: $0.parameters, nonzero: $0.nonzero, biasCount: $0.shape[0])
+      })
+  }
+
+  /// An idle session after a prune to `targets`, with an accuracy, a baseline and a curve.
+  static func snapshot(_ targets: [Double] = [0.5, 0.25, 0.5], handled: Int = 0) -> SessionSnapshot {
+    var snapshot = SessionSnapshot()
+    snapshot.generation = 7
+    snapshot.handledCommands = handled
+    snapshot.phase = .idle
+    snapshot.modelDescription = "tiny.safetensors"
+    snapshot.dataDescription = "/data/tiny (--data)"
+    snapshot.layers = layers(targets)
+    snapshot.globalScores = ScoreDistribution(
+      sorted: (weights0 + weights2 + weights4).map(abs).sorted(), values: [])
+    snapshot.metrics = metrics(snapshot.layers)
+    snapshot.accuracy = AccuracyReading(accuracy: 0.8125, loss: 0.5432, samples: 64, isFull: true)
+    snapshot.baseline = AccuracyReading(accuracy: 0.8594, loss: 0.4102, samples: 64, isFull: true)
+    snapshot.curve = [
+      CurvePoint(sparsity: 0, accuracy: 0.8594), CurvePoint(sparsity: 0.2, accuracy: 0.8594),
+      CurvePoint(sparsity: 0.5, accuracy: 0.7969), CurvePoint(sparsity: 0.342, accuracy: 0.8125),
+    ]
+    snapshot.measuredSpeedup = 1.3
+    snapshot.message = "opened /models/tiny.safetensors"
+    snapshot.hasUnsavedChanges = true
+    snapshot.canUndo = true
+    return snapshot
+  }
+
+  /// The state of a UI that has taken `snapshot`.
+  static func state(
+    width: Int = 80, height: Int = 24, snapshot: SessionSnapshot = Fixture.snapshot(), glyphs: Glyphs = .unicode
+  ) -> AppState {
+    var state = AppState(width: width, height: height, glyphs: glyphs)
+    _ = Reducer.reduce(&state, .snapshot(snapshot))
+    return state
+  }
+
+  /// Fine-tuning progress half-way through the second of three epochs.
+  static let progress = TrainingProgress(
+    epoch: 2, epochs: 3, batch: 50, batchesPerEpoch: 100, loss: 0.4321, samplesPerSecond: 12_345, elapsedSeconds: 30)
+}
+
+extension ScreenBuffer {
+  /// The rows of `description`, for comparing parts of a screen.
+  var lines: [String] { description.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+}
+
+/// Renders one panel into a buffer of its own size.
+func render(
+  _ panel: (AppState, Rect, inout ScreenBuffer) -> Void, _ state: AppState, width: Int, height: Int
+) -> ScreenBuffer {
+  var screen = ScreenBuffer(width: width, height: height)
+  panel(state, Rect(left: 0, top: 0, width: width, height: height), &screen)
+  return screen
+}
+
+/// Compares a screen with expected text (trailing blank rows left out) and shows both when they
+/// differ.
+func expectText(_ screen: ScreenBuffer, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
+  var lines = screen.lines
+  while lines.last == "" { lines.removeLast() }
+  let actual = lines.joined(separator: "\n")
+  #expect(actual == expected, "got:\n\(actual)\nexpected:\n\(expected)", sourceLocation: sourceLocation)
+}
