@@ -12,13 +12,15 @@ public enum ExplorerApp {
 
   /// Runs until the user quits or the process is asked to stop (SIGINT, SIGTERM); the terminal
   /// is restored on every path.
+  /// - Returns: the signal that stopped the loop, or `nil` when the user quit.
   /// - Throws: when curses cannot drive the terminal; nothing has been drawn then.
-  public static func run(_ session: Session, environment: [String: String]) throws {
-    let stop = Atomic<Bool>(false)
+  @discardableResult
+  public static func run(_ session: Session, environment: [String: String]) throws -> Int32? {
+    let stop = Atomic<Int32>(0)
     let signals = [SIGINT, SIGTERM].map { number in
       signal(number, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { stop.store(true, ordering: .relaxed) }
+      source.setEventHandler { stop.store(number, ordering: .relaxed) }
       source.resume()
       return source
     }
@@ -29,7 +31,7 @@ public enum ExplorerApp {
     var state = AppState(width: terminal.size.width, height: terminal.size.height, glyphs: terminal.glyphs)
     var generation = -1
     var needsDraw = true
-    while !state.shouldQuit && !stop.load(ordering: .relaxed) {
+    while !state.shouldQuit && stop.load(ordering: .relaxed) == 0 {
       let snapshot = session.snapshot
       if snapshot.generation != generation {
         generation = snapshot.generation
@@ -51,5 +53,7 @@ public enum ExplorerApp {
       }
       needsDraw = true
     }
+    let stoppedBy = stop.load(ordering: .relaxed)
+    return stoppedBy == 0 ? nil : stoppedBy
   }
 }

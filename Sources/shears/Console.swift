@@ -7,6 +7,11 @@ enum Console {
     note("shears: error: \(message)")
   }
 
+  /// One warning line: `shears: warning: <message>`.
+  static func warning(_ message: String) {
+    note("shears: warning: \(message)")
+  }
+
   /// A line on stderr (progress, the data source, warnings).
   static func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))

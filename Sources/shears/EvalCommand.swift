@@ -14,6 +14,7 @@ struct EvalCommand: ParsableCommand {
 
   func run() throws {
     let (loaded, _) = try Checkpoint.load(from: model)
+    for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let source = try dataOptions.resolveSource()
     let test = try source.loadTest()
     try ModelCompatibility.check(loaded, modelPath: model, with: test, source: source)

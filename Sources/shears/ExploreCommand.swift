@@ -29,11 +29,14 @@ struct ExploreCommand: ParsableCommand {
     let session = Session(
       Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
     session.start()
+    let stoppedBy: Int32?
     do {
-      try ExplorerApp.run(session, environment: environment)
+      stoppedBy = try ExplorerApp.run(session, environment: environment)
     } catch {
       throw ShearsError("explore", "\(error)")
     }
+    // Stopped by SIGINT or SIGTERM, with the terminal restored: exit as the signal would have.
+    if let stoppedBy { throw ExitCode(128 + stoppedBy) }
     let snapshot = session.snapshot
     if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {
       throw ShearsError("explore", message)

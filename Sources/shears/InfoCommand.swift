@@ -28,7 +28,7 @@ struct InfoCommand: ParsableCommand {
     let (loaded, metadata, _) = try Checkpoint.loadWithRewind(file.loadFile(), subject: model)
     let report = ModelReport(loaded)
     let sizes = try CheckpointSizes(model: loaded, metadata: metadata, subject: model)
-    for warning in Checkpoint.nonFiniteWarnings(in: loaded) { warn("\(model): \(warning)") }
+    for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     if output.json {
       try JSONOutput.print(InfoResult(model: report, metadata: metadata, fileBytes: file.fileSize, sizes: sizes))
     } else {
@@ -63,7 +63,7 @@ struct InfoCommand: ParsableCommand {
       if report.isWeightMatrix { total.merge(accumulator) }
       byIndex[index] = report
       if statistics.nanCount + statistics.infinityCount > 0 {
-        warn(
+        Console.warning(
           "\(model): \(tensor.name) holds \(statistics.nanCount) NaN and \(statistics.infinityCount) infinite values")
       }
     }
@@ -79,9 +79,6 @@ struct InfoCommand: ParsableCommand {
 }
 
 /// A warning line on stderr: `shears: warning: <message>`.
-private func warn(_ message: String) {
-  Console.note("shears: warning: \(message)")
-}
 
 /// `info --json` for an MLP: the model's figures, its recorded metadata and its file sizes.
 struct InfoResult: Encodable {

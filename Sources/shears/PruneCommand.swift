@@ -35,6 +35,7 @@ struct PruneCommand: ParsableCommand {
     let request = try criterionOptions.request(rule: try amountOptions.rule())
     try OutputPath.checkWritable(out, input: model, force: force)
     let (loaded, metadata, rewind) = try Checkpoint.loadWithRewind(from: model)
+    for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData)
     let outcome = try PruningPipeline.apply(request, to: loaded, context: work.scoringContext(seed: criterionOptions.seed))
     let pruned = shrink ? outcome.model.shrunk().model : outcome.model
