@@ -32,6 +32,9 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Learning-rate schedule: cosine (decays to zero over the run) or constant.")
   var lrSchedule: LearningRateSchedule = .cosine
 
+  @Option(name: .long, help: "L1 penalty on the weights, added to the loss as X x sum|w| (sparse training).")
+  var l1: Float = 0
+
   @Option(
     name: .long,
     help: "Also keep the weights after this epoch (0 = initialisation) for finetune --rewind.")
@@ -56,6 +59,7 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("--rewind-epoch must be from 0 to --epochs (got \(rewindEpoch))")
     }
     if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
+    guard l1 >= 0, l1.isFinite else { throw ValidationError("--l1 must be zero or positive (got \(l1))") }
   }
 
   func run() throws {
@@ -80,7 +84,8 @@ struct TrainCommand: ParsableCommand {
       case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
       }
     let options = TrainingOptions(
-      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, rewindEpoch: rewindEpoch, seed: seed)
+      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1,
+      rewindEpoch: rewindEpoch, seed: seed)
     var generator = SeededGenerator(seed: seed)
     let initial = Model(architecture: architecture, generator: &generator)
     let printer = ProgressPrinter()
@@ -91,7 +96,8 @@ struct TrainCommand: ParsableCommand {
     let metadata = CheckpointMetadata(
       architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
       created: ISO8601DateFormatter().string(from: Date()),
-      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue) seed=\(seed)"],
+      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue)"
+          + (l1 > 0 ? " l1=\(l1)" : "") + " seed=\(seed)"],
       rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
     try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
 

@@ -87,7 +87,7 @@ import Testing
       and softmax cross-entropy on the outputs; W0 is the input size (784 for 28x28
       images) and Wn the number of classes. mlp:784-300-100-10 is LeNet-300-100.
 
-      USAGE: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] [--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--rewind-epoch <rewind-epoch>] [--seed <seed>] --out <PATH> [--json] [--progress]
+      USAGE: shears train [<options>] --arch <ARCH> --out <PATH>
 
       OPTIONS:
         --arch <ARCH>           Architecture, e.g. mlp:784-300-100-10.
@@ -101,6 +101,8 @@ import Testing
                                 Learning-rate schedule: cosine (decays to zero over
                                 the run) or constant. (values: constant, cosine;
                                 default: cosine)
+        --l1 <l1>               L1 penalty on the weights, added to the loss as X x
+                                sum|w| (sparse training). (default: 0.0)
         --rewind-epoch <rewind-epoch>
                                 Also keep the weights after this epoch (0 =
                                 initialisation) for finetune --rewind.

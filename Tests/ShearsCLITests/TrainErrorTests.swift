@@ -12,10 +12,7 @@ import Testing
     output = try TemporaryFolder()
   }
 
-  static let usage =
-    "Usage: shears train --arch <ARCH> [--data <DIR>] [--epochs <epochs>] [--batch <batch>] "
-    + "[--optimizer <optimizer>] [--lr <lr>] [--lr-schedule <lr-schedule>] [--rewind-epoch <rewind-epoch>] "
-    + "[--seed <seed>] --out <PATH> [--json] [--progress]"
+  static let usage = "Usage: shears train [<options>] --arch <ARCH> --out <PATH>"
 
   /// The architecture is checked before any data is read.
   @Test(arguments: [
