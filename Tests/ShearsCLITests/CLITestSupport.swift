@@ -60,16 +60,21 @@ enum ShearsBinary {
 /// size (help text wraps to it), then `environment` on top. Stdin is empty; stdout and stderr go to
 /// temporary files, so neither can fill a pipe and block the child.
 func shears(_ arguments: [String], environment: [String: String] = [:]) throws -> ShearsRun {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: try ShearsBinary.located())
-  process.arguments = arguments
   var variables = ProcessInfo.processInfo.environment
   variables["SHEARS_DATA"] = nil
   variables["COLUMNS"] = "80"
   variables["LINES"] = "25"
   variables.merge(environment) { _, new in new }
-  process.environment = variables
+  return try runProcess(try ShearsBinary.located(), arguments, environment: variables)
+}
 
+/// Runs a program with empty stdin, its stdout and stderr going to temporary files (so neither
+/// can fill a pipe and block the child), and waits for it.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ShearsRun {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: executable)
+  process.arguments = arguments
+  if let environment { process.environment = environment }
   let folder = try TemporaryFolder(prefix: "shears-run")
   let stdoutURL = folder.url.appendingPathComponent("stdout")
   let stderrURL = folder.url.appendingPathComponent("stderr")

@@ -18,29 +18,10 @@ enum PythonInterop {
     var description: String
   }
 
-  /// Runs `python3 <arguments>`; stdout and stderr go to files, so neither can fill a pipe.
+  /// Runs `python3 <arguments>`.
   static func python(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    let folder = try TemporaryFolder(prefix: "shears-python")
-    let stdoutURL = folder.url.appendingPathComponent("stdout")
-    let stderrURL = folder.url.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-    let stdout = try FileHandle(forWritingTo: stdoutURL)
-    let stderr = try FileHandle(forWritingTo: stderrURL)
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    process.waitUntilExit()
-    try stdout.close()
-    try stderr.close()
-    return (
-      process.terminationStatus, try String(contentsOf: stdoutURL, encoding: .utf8),
-      try String(contentsOf: stderrURL, encoding: .utf8)
-    )
+    let run = try runProcess("/usr/bin/env", ["python3"] + arguments)
+    return (run.status, run.stdout, run.stderr)
   }
 
   /// Runs a command of `interop.py`, which must succeed; returns the JSON object it prints.
