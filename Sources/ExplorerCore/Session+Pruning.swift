@@ -26,7 +26,7 @@ extension Session {
     var merged: [Float] = []
     var mergedPruned = 0
     for layerScores in try PruningPipeline.scores(for: request, model: model, context: context) {
-      guard case .dense(let dense) = model.layers[layerScores.layerIndex] else { continue }
+      guard case .weighted(let dense) = model.layers[layerScores.layerIndex] else { continue }
       let kept = Self.keptUnits(of: dense, granularity: granularity)
       var sorted: [Float] = []
       var values: [Float] = []
@@ -50,7 +50,7 @@ extension Session {
   }
 
   /// Whether each unit (weight, or neuron = row) of a layer is still kept by its mask.
-  static func keptUnits(of dense: Dense, granularity: Granularity) -> [Bool] {
+  static func keptUnits(of dense: WeightedLayer, granularity: Granularity) -> [Bool] {
     guard let mask = dense.mask else {
       return [Bool](repeating: true, count: granularity == .weight ? dense.weight.count : dense.outputCount)
     }
@@ -141,7 +141,7 @@ extension Session {
     guard let current = state.current else { return }
     let metrics = ModelMetrics(current)
     let granularity = state.criterion.defaultGranularity
-    let layers: [LayerView] = current.denseLayers.map { index, dense in
+    let layers: [LayerView] = current.weightedLayers.map { index, dense in
       LayerView(
         index: index, shape: dense.weight.shape, parameters: dense.weight.count, nonzero: dense.weight.nonzeroCount,
         target: state.targets[index] ?? 0, granularity: granularity,

@@ -1,52 +1,243 @@
-/// The shape of a network, written as in `--arch`.
+/// The shape of a network: its input and its layers without their parameters, written as in
+/// `--arch`.
 ///
-/// Grammar: `mlp:W0-W1-...-Wn` — Linear layers `W0 -> W1 -> ... -> Wn` with ReLU between, and
-/// softmax cross-entropy on the last layer's outputs. `W0` is the input width (784 for 28x28
-/// images) and `Wn` the number of classes.
-public enum Architecture: Sendable, Equatable, CustomStringConvertible {
-  case mlp(widths: [Int])
+/// Grammar:
+/// - `mlp:W0-W1-...-Wn`: Linear layers `W0 -> W1 -> ... -> Wn` with ReLU between. `W0` is the
+///   input width (784 for 28x28 images) and `Wn` the number of classes.
+/// - `cnn:CxHxW-ITEM-...`: a convolutional network on `C`-channel `H`x`W` images. Items are
+///   `conv<N>k<K>` (a Conv2d with `N` filters of `K`x`K`, then ReLU; optional `s<S>` stride and
+///   `p<P>` zero padding, as in `conv32k3s2p1`), `pool<K>` (MaxPool2d of `K`x`K`, stride `K`)
+///   and `fc<N>` (a Linear layer of `N` outputs). A Flatten comes before the first `fc`, and
+///   ReLU between `fc` layers; the last item is an `fc` giving the class scores.
+/// - `lenet5`: LeCun et al. 1998 as commonly built in PyTorch, `cnn:1x28x28-conv20k5-pool2-conv50k5-pool2-fc500-fc10`.
+///
+/// Layers are numbered as `nn.Sequential` numbers them, ReLU, MaxPool2d and Flatten included,
+/// so parameter names match a PyTorch state dict (`lenet5`: `0.weight`, `3.weight`, `7.weight`,
+/// `9.weight`). Softmax cross-entropy is applied to the last layer's outputs.
+public struct Architecture: Sendable, Equatable, CustomStringConvertible {
+  /// One layer without parameters.
+  public enum Step: Sendable, Equatable {
+    case linear(outputs: Int)
+    case conv(filters: Int, kernel: Int, stride: Int, padding: Int)
+    case relu
+    /// Max pooling over `size`x`size` windows with stride `size`, as `MaxPool2d(size)`.
+    case maxPool(size: Int)
+    case flatten
+  }
+
+  /// `[features]` for a flat input, `[channels, height, width]` for images.
+  public var inputShape: [Int]
+  public var steps: [Step]
+
+  public init(inputShape: [Int], steps: [Step]) {
+    self.inputShape = inputShape
+    self.steps = steps
+  }
+
+  /// Linear layers of the given widths with ReLU between.
+  public static func mlp(widths: [Int]) -> Architecture {
+    var steps: [Step] = []
+    for width in widths.dropFirst() {
+      if !steps.isEmpty { steps.append(.relu) }
+      steps.append(.linear(outputs: width))
+    }
+    return Architecture(inputShape: [widths.first ?? 0], steps: steps)
+  }
 
   /// The LeNet-300-100 baseline of Han et al. 2015 for 28x28 inputs and 10 classes.
   public static let lenet300100 = Architecture.mlp(widths: [784, 300, 100, 10])
 
+  /// LeNet-5 as `nn.Sequential(Conv2d(1,20,5), ReLU(), MaxPool2d(2), Conv2d(20,50,5), ReLU(),
+  /// MaxPool2d(2), Flatten(), Linear(800,500), ReLU(), Linear(500,10))`.
+  public static let lenet5 = Architecture(
+    inputShape: [1, 28, 28],
+    steps: [
+      .conv(filters: 20, kernel: 5, stride: 1, padding: 0), .relu, .maxPool(size: 2),
+      .conv(filters: 50, kernel: 5, stride: 1, padding: 0), .relu, .maxPool(size: 2),
+      .flatten, .linear(outputs: 500), .relu, .linear(outputs: 10),
+    ])
+
   /// Parses an `--arch` value.
   /// - Throws: `ShearsError` naming the value and what is wrong with it.
   public init(parsing text: String) throws {
+    if text == "lenet5" {
+      self = .lenet5
+      return
+    }
+    let subject = "--arch \(text)"
+    let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10 or lenet5"
     let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-    guard parts.count == 2, parts[0] == "mlp" else {
-      throw ShearsError("--arch \(text)", "unknown architecture (expected mlp:784-300-100-10)")
+    guard parts.count == 2, parts[0] == "mlp" || parts[0] == "cnn" else {
+      throw ShearsError(subject, "unknown architecture (\(expected))")
     }
-    let fields = parts[1].split(separator: "-", omittingEmptySubsequences: false)
-    var widths: [Int] = []
-    for field in fields {
-      guard let width = Int(field), width > 0, width <= 1 << 20 else {
-        throw ShearsError("--arch \(text)", "layer width '\(field)' is not a positive integer")
+    let fields = parts[1].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+    if parts[0] == "mlp" {
+      var widths: [Int] = []
+      for field in fields {
+        guard let width = Self.size(field) else {
+          throw ShearsError(subject, "layer width '\(field)' is not a positive integer")
+        }
+        widths.append(width)
       }
-      widths.append(width)
+      guard widths.count >= 2 else {
+        throw ShearsError(subject, "an MLP needs at least an input and an output width")
+      }
+      self = .mlp(widths: widths)
+    } else {
+      self = try Self.parseConvolutional(fields, subject: subject)
     }
-    guard widths.count >= 2 else {
-      throw ShearsError("--arch \(text)", "an MLP needs at least an input and an output width")
+    try validate(subject: subject)
+  }
+
+  private static func parseConvolutional(_ fields: [String], subject: String) throws -> Architecture {
+    let dimensions = fields[0].split(separator: "x", omittingEmptySubsequences: false).map { size(String($0)) }
+    guard dimensions.count == 3, let channels = dimensions[0], let height = dimensions[1], let width = dimensions[2]
+    else {
+      throw ShearsError(subject, "input '\(fields[0])' is not CxHxW (as 1x28x28)")
     }
-    self = .mlp(widths: widths)
+    var steps: [Step] = []
+    var flattened = false
+    for field in fields.dropFirst() {
+      if field.hasPrefix("fc"), let outputs = size(String(field.dropFirst(2))) {
+        if flattened { steps.append(.relu) } else { steps.append(.flatten) }
+        flattened = true
+        steps.append(.linear(outputs: outputs))
+      } else if flattened {
+        throw ShearsError(subject, "'\(field)' follows an fc layer; only fc layers can")
+      } else if field.hasPrefix("pool"), let poolSize = size(String(field.dropFirst(4))) {
+        steps.append(.maxPool(size: poolSize))
+      } else if field.hasPrefix("conv"), let conv = convolution(String(field.dropFirst(4))) {
+        steps += [conv, .relu]
+      } else {
+        throw ShearsError(subject, "'\(field)' is not conv<N>k<K>[s<S>][p<P>], pool<K> or fc<N>")
+      }
+    }
+    guard flattened else { throw ShearsError(subject, "the last layer must be fc<classes>") }
+    return Architecture(inputShape: [channels, height, width], steps: steps)
+  }
+
+  /// `N`k`K`[s`S`][p`P`] after `conv`.
+  private static func convolution(_ text: String) -> Step? {
+    var values: [Character: Int] = [:]
+    var key: Character = "n"
+    var digits = ""
+    for character in text + "$" {
+      if character.isNumber {
+        digits.append(character)
+        continue
+      }
+      guard values[key] == nil, let value = Int(digits) else { return nil }
+      values[key] = value
+      digits = ""
+      key = character
+    }
+    guard let filters = values["n"], filters > 0, let kernel = values["k"], kernel > 0,
+      Set(values.keys).isSubset(of: ["n", "k", "s", "p"])
+    else { return nil }
+    let stride = values["s"] ?? 1
+    let padding = values["p"] ?? 0
+    guard stride > 0, stride <= 1 << 10, padding >= 0, padding <= 1 << 10, filters <= 1 << 20, kernel <= 1 << 10
+    else { return nil }
+    return .conv(filters: filters, kernel: kernel, stride: stride, padding: padding)
+  }
+
+  /// A positive integer no larger than 2^20.
+  private static func size(_ text: String) -> Int? {
+    guard let value = Int(text), value > 0, value <= 1 << 20 else { return nil }
+    return value
+  }
+
+  /// Checks that every layer gets an input it can take (spatial sizes stay positive).
+  private func validate(subject: String) throws {
+    do {
+      _ = try shapes()
+    } catch let error as ShearsError {
+      throw ShearsError(subject, error.problem)
+    }
+  }
+
+  /// The shape after each step, `[features]` or `[channels, height, width]`.
+  /// - Throws: `ShearsError` (without a subject) when a step cannot take its input.
+  public func shapes() throws -> [[Int]] {
+    var shape = inputShape
+    guard inputCount <= 1 << 28 else { throw ShearsError("", "an input of \(inputCount) features is too large") }
+    var result: [[Int]] = []
+    var afterConvolution = false
+    for step in steps {
+      switch step {
+      case .linear(let outputs):
+        guard shape.count == 1 else { throw ShearsError("", "a Linear layer needs a flat input (add fc after the convolutions)") }
+        shape = [outputs]
+      case .conv(let filters, let kernel, let stride, let padding):
+        guard shape.count == 3 else { throw ShearsError("", "a convolution needs an image input") }
+        guard shape[0] * kernel * kernel <= 1 << 24 else {
+          throw ShearsError("", "\(kernel)x\(kernel) kernels over \(shape[0]) channels are too large")
+        }
+        let height = (shape[1] + 2 * padding - kernel) / stride + 1
+        let width = (shape[2] + 2 * padding - kernel) / stride + 1
+        guard shape[1] + 2 * padding >= kernel, shape[2] + 2 * padding >= kernel else {
+          throw ShearsError("", "a \(kernel)x\(kernel) kernel does not fit a \(shape[1])x\(shape[2]) input")
+        }
+        shape = [filters, height, width]
+      case .maxPool(let size):
+        guard afterConvolution else { throw ShearsError("", "a pool must follow a convolution") }
+        guard shape.count == 3, shape[1] >= size, shape[2] >= size else {
+          throw ShearsError("", "a \(size)x\(size) pool does not fit the input \(shape.map(String.init).joined(separator: "x"))")
+        }
+        shape = [shape[0], shape[1] / size, shape[2] / size]
+      case .relu:
+        break
+      case .flatten:
+        shape = [shape.reduce(1, *)]
+      }
+      if case .conv = step { afterConvolution = true } else if step != .relu { afterConvolution = false }
+      guard shape.reduce(1, *) <= 1 << 28 else {
+        throw ShearsError("", "layer outputs of \(shape.map(String.init).joined(separator: "x")) are too large")
+      }
+      result.append(shape)
+    }
+    return result
   }
 
   public var description: String {
-    switch self {
-    case .mlp(let widths): "mlp:" + widths.map(String.init).joined(separator: "-")
+    if inputShape.count == 1, let widths = mlpWidths {
+      return "mlp:" + widths.map(String.init).joined(separator: "-")
     }
+    var items = [inputShape.map(String.init).joined(separator: "x")]
+    for step in steps {
+      switch step {
+      case .conv(let filters, let kernel, let stride, let padding):
+        items.append("conv\(filters)k\(kernel)" + (stride == 1 ? "" : "s\(stride)") + (padding == 0 ? "" : "p\(padding)"))
+      case .maxPool(let size): items.append("pool\(size)")
+      case .linear(let outputs): items.append("fc\(outputs)")
+      case .relu, .flatten: break
+      }
+    }
+    return "cnn:" + items.joined(separator: "-")
+  }
+
+  /// The widths `[inputs, outputs of each Linear layer]` when the steps are Linear layers with
+  /// ReLU between, else nil.
+  private var mlpWidths: [Int]? {
+    var widths = inputShape
+    for (index, step) in steps.enumerated() {
+      switch step {
+      case .linear(let outputs) where index % 2 == 0: widths.append(outputs)
+      case .relu where index % 2 == 1: continue
+      default: return nil
+      }
+    }
+    return widths
   }
 
   /// Number of input features.
-  public var inputCount: Int {
-    switch self {
-    case .mlp(let widths): widths[0]
-    }
-  }
+  public var inputCount: Int { inputShape.reduce(1, *) }
 
   /// Number of output classes.
   public var classCount: Int {
-    switch self {
-    case .mlp(let widths): widths[widths.count - 1]
+    for step in steps.reversed() {
+      if case .linear(let outputs) = step { return outputs }
     }
+    return 0
   }
 }

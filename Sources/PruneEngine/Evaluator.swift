@@ -11,7 +11,7 @@ public struct Evaluation: Sendable, Equatable, Codable {
 /// Evaluates a fixed model repeatedly (the explorer, sweeps and benchmarks evaluate the same
 /// weights many times), keeping its parameters and per-thread scratch memory between calls.
 ///
-/// Each Dense layer runs on the dense GEMM or, when it is pruned enough for that to be faster,
+/// Each WeightedLayer layer runs on the dense GEMM or, when it is pruned enough for that to be faster,
 /// on the sparse kernels (`KernelPolicy`, `KernelSelector`). Both give the same bits, so the
 /// choice never changes a result. Single samples (`singleSampleLogits`, `predict`) go through
 /// separate batch-1 kernels, also chosen per layer.
@@ -26,9 +26,9 @@ public final class Evaluator {
   public static let chunkSize = 64
 
   private let network: Network
-  /// Per Dense layer of `network`, the sparse form when the layer runs sparse on batches.
+  /// Per WeightedLayer layer of `network`, the sparse form when the layer runs sparse on batches.
   private let batchMatrices: [SparseMatrix?]
-  /// Per Dense layer, the sparse form when the layer runs sparse on single samples.
+  /// Per WeightedLayer layer, the sparse form when the layer runs sparse on single samples.
   private let singleMatrices: [SparseMatrix?]
   private let workspaces: [InferenceWorkspace]
   private let single: SingleSampleScratch
@@ -64,10 +64,10 @@ public final class Evaluator {
     single = SingleSampleScratch(network: network)
   }
 
-  /// The kernel each Dense layer runs on batches, in layer order.
+  /// The kernel each WeightedLayer layer runs on batches, in layer order.
   public var batchKernels: [KernelKind] { batchMatrices.map { $0 == nil ? .dense : .sparse } }
 
-  /// The kernel each Dense layer runs on single samples, in layer order.
+  /// The kernel each WeightedLayer layer runs on single samples, in layer order.
   public var singleSampleKernels: [KernelKind] { singleMatrices.map { $0 == nil ? .dense : .sparse } }
 
   /// The logits of the first `limit` samples (all when `nil`), sample-major `[samples, classes]`:
@@ -78,7 +78,7 @@ public final class Evaluator {
     var result = [Float](repeating: 0, count: count * classes)
     result.withUnsafeMutableBufferPointer { result in
       forEachChunk(dataset, count: count) { workspace, first, n, ld in
-        let logits = workspace.outputs[network.layers.count - 1].pointer
+        let logits = workspace.activations[network.layers.count - 1].pointer
         for j in 0..<n {
           for c in 0..<classes { result[(first + j) * classes + c] = logits[c * ld + j] }
         }
@@ -101,7 +101,7 @@ public final class Evaluator {
     dataset.labels.withUnsafeBufferPointer { labels in
       forEachChunk(dataset, count: count) { workspace, first, n, ld in
         results[first / Self.chunkSize] = Kernels.softmaxCrossEntropy(
-          logits: workspace.outputs[network.layers.count - 1].pointer, classes: network.classCount,
+          logits: workspace.activations[network.layers.count - 1].pointer, classes: network.classCount,
           batch: n, leadingDimension: ld, labels: labels.baseAddress! + first,
           gradient: nil, gradientScale: 0)
       }
@@ -137,23 +137,44 @@ public final class Evaluator {
   /// thread.
   private func forward(_ workspace: InferenceWorkspace, count n: Int, rowStride ld: Int) {
     var input = UnsafePointer(workspace.input.pointer)
-    for (l, layer) in network.layers.enumerated() {
-      let output = workspace.outputs[l].pointer
-      if let matrix = batchMatrices[l] {
-        matrix.forward(
-          input: input, inputStride: ld, count: n, output: output, outputStride: ld,
-          bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
-      } else {
-        gemm(
-          m: layer.outputCount, n: n, k: layer.inputCount,
-          a: .rowMajor(layer.weight.baseAddress!, leadingDimension: layer.inputCount),
-          b: .rowMajor(input, leadingDimension: ld),
-          c: output, ldc: ld, accumulate: false, threads: 1)
-        Kernels.addBias(
-          output, features: layer.outputCount, batch: n, leadingDimension: ld,
-          bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
-      }
-      input = UnsafePointer(output)
+    for l in network.layers.indices {
+      runStage(l, input: input, count: n, rowStride: ld, workspace: workspace)
+      input = UnsafePointer(workspace.outputs[l].pointer)
+    }
+  }
+
+  /// Runs stage `l` on `n` samples (rows `ld` apart) into `workspace.activations[l]` and
+  /// `workspace.outputs[l]`. A convolution multiplies its im2col matrix, whose rows hold
+  /// `positions` runs of `ld` columns, by the weights (dense or sparse) as a Linear layer
+  /// multiplies its input.
+  private func runStage(
+    _ l: Int, input: UnsafePointer<Float>, count n: Int, rowStride ld: Int, workspace: InferenceWorkspace
+  ) {
+    let layer = network.layers[l]
+    let activation = workspace.activations[l].pointer
+    var operand = input
+    var (columns, stride) = (n, ld)
+    if let geometry = layer.convolution {
+      ConvolutionKernels.im2col(input, ld: ld, count: n, geometry: geometry, into: workspace.columns.pointer)
+      operand = UnsafePointer(workspace.columns.pointer)
+      (columns, stride) = (geometry.positions * ld, geometry.positions * ld)
+    }
+    if let matrix = batchMatrices[l] {
+      matrix.forward(
+        input: operand, inputStride: stride, count: columns, output: activation, outputStride: stride,
+        bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
+    } else {
+      gemm(
+        m: layer.outputCount, n: columns, k: layer.inputCount,
+        a: .rowMajor(layer.weight.baseAddress!, leadingDimension: layer.inputCount),
+        b: .rowMajor(operand, leadingDimension: stride),
+        c: activation, ldc: stride, accumulate: false, threads: 1)
+      Kernels.addBias(
+        activation, features: layer.outputCount, batch: columns, leadingDimension: stride,
+        bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
+    }
+    if let pool = layer.pool {
+      ConvolutionKernels.maxPool(activation, ld: ld, count: n, pool: pool, into: workspace.outputs[l].pointer)
     }
   }
 
@@ -184,22 +205,28 @@ public final class Evaluator {
     precondition(
       dataset.featureCount == network.inputCount,
       "samples have \(dataset.featureCount) features, the model takes \(network.inputCount)")
+    let workspace = single.workspace
     dataset.images.withUnsafeBufferPointer { pixels in
       VectorKernels.scalePixels(
-        pixels.baseAddress! + sample * dataset.featureCount, count: dataset.featureCount, into: single.input.pointer)
+        pixels.baseAddress! + sample * dataset.featureCount, count: dataset.featureCount,
+        into: workspace.input.pointer)
     }
-    var x = UnsafePointer(single.input.pointer)
+    var x = UnsafePointer(workspace.input.pointer)
     for (l, layer) in network.layers.enumerated() {
-      let y = single.outputs[l].pointer
-      if let matrix = singleMatrices[l] {
+      if layer.convolution != nil {
+        // Convolutions run their batch kernels on one sample: a row of the im2col matrix is
+        // a run of output positions.
+        runStage(l, input: x, count: 1, rowStride: 1, workspace: workspace)
+      } else if let matrix = singleMatrices[l] {
         matrix.forwardVector(
-          x: x, bias: layer.bias.baseAddress!, relu: layer.appliesReLU, into: y, scratch: single.active.baseAddress!)
+          x: x, bias: layer.bias.baseAddress!, relu: layer.appliesReLU, into: workspace.activations[l].pointer,
+          scratch: single.active.baseAddress!)
       } else {
         VectorKernels.denseForward(
           weight: layer.weight.baseAddress!, rows: layer.outputCount, columns: layer.inputCount, x: x,
-          bias: layer.bias.baseAddress!, relu: layer.appliesReLU, into: y)
+          bias: layer.bias.baseAddress!, relu: layer.appliesReLU, into: workspace.activations[l].pointer)
       }
-      x = UnsafePointer(y)
+      x = UnsafePointer(workspace.outputs[l].pointer)
     }
     return x
   }
@@ -207,15 +234,13 @@ public final class Evaluator {
 
 /// Activation memory for one sample at a time.
 private final class SingleSampleScratch {
-  let input: AlignedBuffer
-  /// Per Dense layer, its outputs.
-  let outputs: [AlignedBuffer]
+  /// A workspace for one sample, whose rows are one scalar apart.
+  let workspace: InferenceWorkspace
   /// The nonzero-input list of `SparseMatrix.forwardVector`, as long as the widest layer input.
   let active: UnsafeMutableBufferPointer<Int32>
 
   init(network: Network) {
-    input = AlignedBuffer(count: network.inputCount)
-    outputs = network.layers.map { AlignedBuffer(count: $0.outputCount) }
+    workspace = InferenceWorkspace(network: network, capacity: 1)
     active = .allocate(capacity: max(1, network.layers.map(\.inputCount).max() ?? 1))
     active.initialize(repeating: 0)
   }

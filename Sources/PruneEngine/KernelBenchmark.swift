@@ -23,23 +23,31 @@ public struct GEMMShape: Sendable, Equatable {
 
   public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 
-  /// The GEMMs of one training step of a batch for an MLP in the engine's feature-major layout:
-  /// forward `W·X`, weight gradient `dY·Xᵀ`, input gradient `Wᵀ·dY`.
+  /// The GEMMs of one training step of a batch in the engine's feature-major layout, per
+  /// weighted layer: forward `W·X`, weight gradient `dY·Xᵀ`, input gradient `Wᵀ·dY` (a
+  /// convolution's `X` is its im2col matrix, with a column per output pixel and sample).
   public static func trainingStep(of architecture: Architecture, batch: Int) -> [GEMMShape] {
-    guard case .mlp(let widths) = architecture else { return [] }
-    var shapes: [GEMMShape] = []
-    for l in 0..<(widths.count - 1) {
-      let (input, output) = (widths[l], widths[l + 1])
-      shapes.append(GEMMShape(name: "forward \(input)->\(output)", m: output, n: batch, k: input, form: .ab))
-    }
-    for l in 0..<(widths.count - 1) {
-      let (input, output) = (widths[l], widths[l + 1])
-      shapes.append(GEMMShape(name: "weight grad \(output)x\(input)", m: output, n: input, k: batch, form: .abt))
-      if l > 0 {
-        shapes.append(GEMMShape(name: "input grad \(output)->\(input)", m: input, n: batch, k: output, form: .atb))
+    guard let shapes = try? architecture.shapes() else { return [] }
+    let inputs = [architecture.inputShape] + shapes.dropLast()
+    var layers: [(name: String, rows: Int, columns: Int, fanIn: Int)] = []
+    for (step, (input, output)) in zip(architecture.steps, zip(inputs, shapes)) {
+      switch step {
+      case .linear(let outputs):
+        layers.append(("\(input[0])x\(outputs)", outputs, batch, input[0]))
+      case .conv(let filters, let kernel, _, _):
+        let fanIn = input[0] * kernel * kernel
+        layers.append(("conv\(kernel) \(input[0])x\(filters)", filters, batch * output[1] * output[2], fanIn))
+      default: break
       }
     }
-    return shapes
+    var result = layers.map { GEMMShape(name: "forward \($0.name)", m: $0.rows, n: $0.columns, k: $0.fanIn, form: .ab) }
+    for (l, layer) in layers.enumerated() {
+      result.append(GEMMShape(name: "weight grad \(layer.name)", m: layer.rows, n: layer.fanIn, k: layer.columns, form: .abt))
+      if l > 0 {
+        result.append(GEMMShape(name: "input grad \(layer.name)", m: layer.fanIn, n: layer.columns, k: layer.rows, form: .atb))
+      }
+    }
+    return result
   }
 }
 
@@ -117,7 +125,7 @@ public enum KernelBenchmark {
   }
 }
 
-/// Forward-pass times of one Dense layer with each kernel.
+/// Forward-pass times of one WeightedLayer layer with each kernel.
 public struct LayerTiming: Sendable, Equatable {
   /// Position of the layer in `Model.layers` (its weight is `\(layerIndex).weight`).
   public var layerIndex: Int
@@ -148,7 +156,7 @@ public struct LayerTiming: Sendable, Equatable {
 // MARK: - Sparse inference
 
 extension KernelBenchmark {
-  /// Measured forward time of every Dense layer of `model` with the dense and the sparse kernels,
+  /// Measured forward time of every WeightedLayer layer of `model` with the dense and the sparse kernels,
   /// on batches of `batch` samples and on single samples (medians of `repetitions`, one thread).
   ///
   /// Each layer is fed what it sees in the model: the activations of the previous layers for the
@@ -256,13 +264,13 @@ extension KernelBenchmark {
     return median(times)
   }
 
-  /// `model` with every Dense layer pruned by weight magnitude to `sparsity`, each layer on its
+  /// `model` with every WeightedLayer layer pruned by weight magnitude to `sparsity`, each layer on its
   /// own (`l1_unstructured` per layer): the `round(sparsity × count)` smallest |w| (Python
   /// rounding, ties by lowest index) are zeroed and masked. For benchmarks and tests.
   public static func magnitudePruned(_ model: Model, sparsity: Double) -> Model {
     precondition(sparsity >= 0 && sparsity <= 1, "sparsity \(sparsity) outside [0, 1]")
     var pruned = model
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       let weights = dense.weight.scalars
       let count = Int((sparsity * Double(weights.count)).rounded(.toNearestOrEven))
       let order = weights.indices.sorted { (abs(weights[$0]), $0) < (abs(weights[$1]), $1) }
@@ -270,7 +278,7 @@ extension KernelBenchmark {
       for position in order.prefix(count) { mask[position] = 0 }
       var layer = dense
       layer.setMask(mask)
-      pruned.layers[index] = .dense(layer)
+      pruned.layers[index] = .weighted(layer)
     }
     return pruned
   }

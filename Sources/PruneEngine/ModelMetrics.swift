@@ -27,7 +27,7 @@ public struct LayerMetrics: Sendable, Equatable {
   /// Weights per nonzero weight (1 when dense).
   public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
 
-  /// Dense multiply-adds per nonzero multiply-add: the speed-up a perfect sparse kernel would give.
+  /// WeightedLayer multiply-adds per nonzero multiply-add: the speed-up a perfect sparse kernel would give.
   public var theoreticalSpeedup: Double { compressionRatio }
 
   /// Bytes of the weight and bias stored densely in fp32.
@@ -61,14 +61,14 @@ public struct ModelMetrics: Sendable, Equatable {
   }
 
   public init(_ model: Model) {
-    layers = model.denseLayers.map { index, dense in
+    layers = model.weightedLayers.map { index, dense in
       LayerMetrics(
         name: "\(index).weight", shape: dense.weight.shape, parameters: dense.weight.count,
         nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense))
     }
   }
 
-  private static func tiesAtCut(_ dense: Dense) -> Int {
+  private static func tiesAtCut(_ dense: WeightedLayer) -> Int {
     guard let mask = dense.mask, mask.contains(0) else { return 0 }
     var smallest = Float.infinity
     var ties = 0
@@ -86,7 +86,7 @@ public struct ModelMetrics: Sendable, Equatable {
 
   /// Prunable weights per nonzero weight.
   public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
-  /// Dense multiply-adds per nonzero multiply-add over the whole model.
+  /// WeightedLayer multiply-adds per nonzero multiply-add over the whole model.
   public var theoreticalSpeedup: Double { Double(denseFLOPs) / Double(max(1, sparseFLOPs)) }
 
   /// Prunable weights (biases excluded).

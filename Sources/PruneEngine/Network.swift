@@ -3,13 +3,17 @@
 /// `Model` is the value the rest of the program passes around; `Network` is its working copy
 /// while training or evaluating, so a step never copies an array on write.
 final class Network {
-  /// One Dense layer's parameters, with whether a ReLU follows it.
-  struct DenseLayer {
+  /// One weighted layer with what follows it up to the next weighted layer: a ReLU and a max
+  /// pooling when the model has them there (a Flatten costs nothing in feature-major layout).
+  struct Stage {
     /// Position in `Model.layers`, which names the parameters (`\(index).weight`).
     let index: Int
+    /// Weights per output row (`WeightedLayer.inputCount`).
     let inputCount: Int
+    /// Rows: neurons or filters.
     let outputCount: Int
-    /// `[outputCount, inputCount]`.
+    /// `[outputCount, inputCount]` (a convolution's `[filters, channels, kh, kw]` is the same
+    /// row-major matrix).
     let weight: UnsafeMutableBufferPointer<Float>
     /// `[outputCount]`.
     let bias: UnsafeMutableBufferPointer<Float>
@@ -17,24 +21,75 @@ final class Network {
     /// it; `nil` for a layer that was never pruned.
     let mask: UnsafeMutableBufferPointer<Float>?
     let appliesReLU: Bool
+    /// The convolution's sizes; nil for a Linear layer.
+    let convolution: ConvolutionKernels.Geometry?
+    /// The max pooling after the layer (and its ReLU), if any.
+    let pool: ConvolutionKernels.Pool?
+
+    /// Input features per sample.
+    var inputFeatures: Int { convolution.map { $0.channels * $0.height * $0.width } ?? inputCount }
+    /// Output pixels per row: 1 for a Linear layer.
+    var positions: Int { convolution?.positions ?? 1 }
+    /// Features per sample after the layer and its ReLU, before pooling.
+    var activationFeatures: Int { outputCount * positions }
+    /// Features per sample the stage hands to the next one.
+    var outputFeatures: Int { pool?.outputFeatures ?? activationFeatures }
   }
 
-  let layers: [DenseLayer]
+  let layers: [Stage]
   private let template: Model
 
   /// - Parameter maskAll: give every layer a mask buffer even if it was never pruned, so that
   ///   masks can be adopted later (`adoptMasks(of:)`).
   init(model: Model, maskAll: Bool = false) {
     template = model
-    layers = model.layers.indices.compactMap { index in
-      guard case .dense(let dense) = model.layers[index] else { return nil }
-      let followedByReLU = index + 1 < model.layers.count && model.layers[index + 1] == .relu
-      return DenseLayer(
-        index: index, inputCount: dense.inputCount, outputCount: dense.outputCount,
-        weight: .copy(dense.weight.scalars), bias: .copy(dense.bias.scalars),
-        mask: (dense.mask ?? (maskAll ? dense.keptMask : nil)).map { mask in .copy(mask.map(Float.init)) },
-        appliesReLU: followedByReLU)
+    var shape = model.inputShape
+    var stages: [Stage] = []
+    var pending: (index: Int, layer: WeightedLayer, convolution: ConvolutionKernels.Geometry?)?
+    var relu = false
+    var pool: ConvolutionKernels.Pool?
+    func finishStage() {
+      guard let (index, layer, convolution) = pending else { return }
+      stages.append(
+        Stage(
+          index: index, inputCount: layer.inputCount, outputCount: layer.outputCount,
+          weight: .copy(layer.weight.scalars), bias: .copy(layer.bias.scalars),
+          mask: (layer.mask ?? (maskAll ? layer.keptMask : nil)).map { mask in .copy(mask.map(Float.init)) },
+          appliesReLU: relu, convolution: convolution, pool: pool))
+      pending = nil
+      relu = false
+      pool = nil
     }
+    for (index, layer) in model.layers.enumerated() {
+      switch layer {
+      case .weighted(let weighted):
+        finishStage()
+        var convolution: ConvolutionKernels.Geometry?
+        if case .conv(let stride, let padding) = weighted.kind {
+          precondition(shape.count == 3 && shape[0] == weighted.inputChannels, "layer \(index) does not fit its input \(shape)")
+          let geometry = ConvolutionKernels.Geometry(
+            channels: shape[0], height: shape[1], width: shape[2], kernelHeight: weighted.weight.shape[2],
+            kernelWidth: weighted.weight.shape[3], stride: stride, padding: padding)
+          convolution = geometry
+          shape = [weighted.outputCount, geometry.outputHeight, geometry.outputWidth]
+        } else {
+          precondition(shape.reduce(1, *) == weighted.inputCount, "layer \(index) does not fit its input \(shape)")
+          shape = [weighted.outputCount]
+        }
+        pending = (index, weighted, convolution)
+      case .relu:
+        relu = true
+      case .maxPool(let size):
+        precondition(pending != nil && pool == nil && shape.count == 3, "layer \(index): a pool follows one convolution")
+        let geometry = ConvolutionKernels.Pool(channels: shape[0], height: shape[1], width: shape[2], size: size)
+        pool = geometry
+        shape = [shape[0], geometry.outputHeight, geometry.outputWidth]
+      case .flatten:
+        shape = [shape.reduce(1, *)]
+      }
+    }
+    finishStage()
+    layers = stages
   }
 
   deinit {
@@ -45,20 +100,20 @@ final class Network {
     }
   }
 
-  var inputCount: Int { layers.first?.inputCount ?? 0 }
+  var inputCount: Int { layers.first?.inputFeatures ?? 0 }
   var classCount: Int { layers.last?.outputCount ?? 0 }
 
   /// The parameters as a `Model` value.
   func model() -> Model {
     var model = template
     for layer in layers {
-      guard case .dense(let original) = template.layers[layer.index] else { continue }
+      guard case .weighted(let original) = template.layers[layer.index] else { continue }
       let mask: [UInt8]? = layer.mask.map { buffer in buffer.map { $0 != 0 ? 1 : 0 } }
       // A layer that was never pruned stays mask-free unless a schedule pruned it meanwhile.
       let keptMask = original.mask == nil && mask?.contains(0) != true ? nil : mask
-      model.layers[layer.index] = .dense(
-        Dense(
-          weight: Tensor(shape: [layer.outputCount, layer.inputCount], scalars: Array(layer.weight)),
+      model.layers[layer.index] = .weighted(
+        WeightedLayer(
+          kind: original.kind, weight: Tensor(shape: original.weight.shape, scalars: Array(layer.weight)),
           bias: Tensor(shape: [layer.outputCount], scalars: Array(layer.bias)), mask: keptMask))
     }
     return model
@@ -79,7 +134,7 @@ final class Network {
   /// a schedule prunes during training.
   func adoptMasks(of model: Model) {
     for layer in layers {
-      guard case .dense(let dense) = model.layers[layer.index], let mask = dense.mask, let target = layer.mask else {
+      guard case .weighted(let weighted) = model.layers[layer.index], let mask = weighted.mask, let target = layer.mask else {
         continue
       }
       for index in mask.indices {

@@ -219,7 +219,7 @@ public enum Trainer {
     network.forward(workspace, count: n, threads: threads)
     let last = network.layers.count - 1
     let (loss, _) = Kernels.softmaxCrossEntropy(
-      logits: workspace.outputs[last].baseAddress!, classes: network.classCount, batch: n,
+      logits: workspace.activations[last].baseAddress!, classes: network.classCount, batch: n,
       leadingDimension: n, labels: workspace.labels.baseAddress!,
       gradient: workspace.outputGradients[last].baseAddress!, gradientScale: 1 / Float(n))
     network.backward(workspace, count: n, gradients: gradients, threads: threads)

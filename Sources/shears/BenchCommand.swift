@@ -97,7 +97,7 @@ struct BenchCommand: ParsableCommand {
           singleSampleMicroseconds: single * 1e6, singleSampleSpeedup: denseSingle / single,
           batchKernels: evaluators[index].batchKernels.map(\.rawValue),
           singleSampleKernels: evaluators[index].singleSampleKernels.map(\.rawValue),
-          layers: zip(pruned.denseLayers, layers).map { dense, timing in
+          layers: zip(pruned.weightedLayers, layers).map { dense, timing in
             BenchResult.LayerFigure(
               name: "\(timing.layerIndex).weight", density: densityOf(dense.layer),
               denseMicroseconds: timing.denseSeconds * 1e6, sparseMicroseconds: timing.sparseSeconds * 1e6,
@@ -147,7 +147,7 @@ struct BenchCommand: ParsableCommand {
   /// Sparsities of the sparse-inference figures (magnitude pruning, each layer on its own).
   static let sparsities = [0.5, 0.9, 0.95]
 
-  private func densityOf(_ dense: Dense) -> Double {
+  private func densityOf(_ dense: WeightedLayer) -> Double {
     Double(dense.weight.nonzeroCount) / Double(max(1, dense.weight.count))
   }
 
@@ -191,10 +191,10 @@ struct BenchResult: Encodable {
   struct SparseFigure: Encodable {
     var sparsity: Double
     var evalMilliseconds: Double
-    /// Dense evaluation time / this one.
+    /// WeightedLayer evaluation time / this one.
     var evalSpeedup: Double
     var singleSampleMicroseconds: Double
-    /// Dense batch-1 latency / this one.
+    /// WeightedLayer batch-1 latency / this one.
     var singleSampleSpeedup: Double
     var batchKernels: [String]
     var singleSampleKernels: [String]
@@ -210,7 +210,7 @@ struct BenchResult: Encodable {
   var trainBatch: Int
   var evalMilliseconds: Double
   var evalSamples: Int
-  /// Dense batch-1 latency: one test image to its predicted class.
+  /// WeightedLayer batch-1 latency: one test image to its predicted class.
   var singleSampleMicroseconds: Double
   /// Samples per batch of the per-layer timings.
   var layerBatch: Int

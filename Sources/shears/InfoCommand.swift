@@ -21,7 +21,7 @@ struct InfoCommand: ParsableCommand {
     // A file that says it is a Shears checkpoint must load as one; any other file that is not
     // an MLP is described tensor by tensor.
     let claimsShears = file.metadata["format"]?.hasPrefix("shears") == true || file.metadata["arch"] != nil
-    if !claimsShears, let reason = Checkpoint.mlpProblem(in: file.tensors) {
+    if !claimsShears, let reason = Checkpoint.modelProblem(in: file.tensors) {
       try describeTensors(of: file, reason: reason)
       return
     }

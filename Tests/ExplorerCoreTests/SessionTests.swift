@@ -160,7 +160,7 @@ struct SessionTests {
     #expect(tuned.layers.map(\.scores.prunedCount) == [10035, 64, 0])
     #expect(tuned.layers.map(\.scores.floor) == [10035.0 / 12544, 0.5, 0])
     let after = try Checkpoint.load(from: path(in: run(.save, on: session).message, after: "saved ")).model
-    for ((index, old), (_, new)) in zip(before.denseLayers, after.denseLayers) {
+    for ((index, old), (_, new)) in zip(before.weightedLayers, after.weightedLayers) {
       #expect(new.mask == old.mask, "layer \(index)")
       let mask = new.keptMask
       #expect(zip(new.weight.scalars, mask).allSatisfy { $1 != 0 || $0 == 0 }, "layer \(index)")

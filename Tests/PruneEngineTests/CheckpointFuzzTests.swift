@@ -108,7 +108,7 @@ import Testing
       guard
         let header = try? SafetensorsHeader(file: file, accepting: SafetensorsFile.DType.allCases, subject: "case")
       else { return }
-      _ = Checkpoint.mlpProblem(in: header.tensors)
+      _ = Checkpoint.modelProblem(in: header.tensors)
       for tensor in header.tensors {
         let accumulator = TensorStatisticsAccumulator(dtype: tensor.dtype)
         let start = header.dataStart
@@ -219,9 +219,9 @@ struct FuzzSeed {
 
   /// Prunes the weights of Linear layer `layer` whose index satisfies `pruned`.
   static func prune(_ model: inout Model, layer: Int, where pruned: (Int) -> Bool) {
-    guard case .dense(var dense) = model.layers[layer] else { return }
+    guard case .weighted(var dense) = model.layers[layer] else { return }
     dense.setMask((0..<dense.weight.count).map { pruned($0) ? 0 : 1 })
-    model.layers[layer] = .dense(dense)
+    model.layers[layer] = .weighted(dense)
   }
 }
 

@@ -164,7 +164,7 @@ private func sampleModel() -> Model {
     let model = try Checkpoint.load(from: path).model
     #expect(model.architecture == .mlp(widths: [3, 2, 1]))
     #expect(model.layers.count == 3 && model.layers[1] == .relu)
-    let dense = model.denseLayers.map(\.layer)
+    let dense = model.weightedLayers.map(\.layer)
     #expect(dense[0].weight.scalars == [1, 0, 3, 0, 5, 6])
     #expect(dense[0].bias.scalars == [0.5, -0.5])
     #expect(dense[1].weight.scalars == [0, 8])
@@ -289,7 +289,7 @@ struct InvalidModel: Sendable, CustomTestStringConvertible {
     .init("no layers", [.init(name: "embedding", tensor: Tensor(shape: [2]))], "no Linear layer"),
     .init(
       "arch disagrees", first, metadata: ["arch": "mlp:6-4"],
-      "metadata arch mlp:6-4 does not match the layers (mlp:6-5)"),
+      "metadata arch mlp:6-4 does not match the tensors: 0.weight has shape [5, 6], expected [4, 6]"),
     .init("arch unparsable", first, metadata: ["arch": "resnet"], "metadata arch 'resnet' is not a valid architecture"),
     .init("accuracy not a number", first, metadata: ["accuracy": "high"], "metadata accuracy 'high' is not a number"),
     .init("history not an array", first, metadata: ["history": "train"], "metadata history is not a JSON array"),

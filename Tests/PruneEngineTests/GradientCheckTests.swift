@@ -26,10 +26,10 @@ struct GradientCheckTests {
     var generator = SeededGenerator(seed: 3)
     var model = Model(architecture: .mlp(widths: widths), generator: &generator)
     // Non-zero biases, so the bias gradients are exercised away from the initial state.
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       var layer = dense
       layer.bias.scalars = randomFloats(layer.outputCount, seed: UInt64(index)).map { $0 * 0.1 }
-      model.layers[index] = .dense(layer)
+      model.layers[index] = .weighted(layer)
     }
     let dataset = bandDataset(samples: 6, classes: widths.last!, side: 3, seed: 4)
     let network = Network(model: model)

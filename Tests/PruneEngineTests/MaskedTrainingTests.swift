@@ -6,7 +6,7 @@ struct MaskedTrainingTests {
   private func prunedModel() throws -> Model {
     var generator = SeededGenerator(seed: 3)
     let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
-    let scores = model.denseLayers.map {
+    let scores = model.weightedLayers.map {
       LayerScores(layerIndex: $0.index, granularity: .weight, values: $0.layer.weight.scalars.map(abs))
     }
     return try Pruner.prune(model, request: PruningRequest(criterion: .magnitude, rule: .fraction(0.5)), scores: scores)
@@ -35,7 +35,7 @@ struct MaskedTrainingTests {
           workspace: workspace, gradients: gradients, optimizer: optimizer, learningRateScale: 1, threads: 1)
       }
     }
-    for (layer, (_, before)) in zip(network.layers, pruned.denseLayers) {
+    for (layer, (_, before)) in zip(network.layers, pruned.weightedLayers) {
       let mask = before.keptMask
       var moved = 0
       for index in mask.indices {
@@ -47,7 +47,7 @@ struct MaskedTrainingTests {
       }
       #expect(moved > before.keptCount / 2)
     }
-    #expect(network.model().denseLayers.map(\.layer.mask) == pruned.denseLayers.map(\.layer.mask))
+    #expect(network.model().weightedLayers.map(\.layer.mask) == pruned.weightedLayers.map(\.layer.mask))
   }
 
   @Test func l1PenaltyShrinksWeights() throws {
@@ -59,7 +59,7 @@ struct MaskedTrainingTests {
         model, on: dataset,
         options: TrainingOptions(epochs: 10, batchSize: 8, optimizer: .sgd(learningRate: 0.05, momentum: 0.9), l1: l1)
       ).model
-      let weights = trained.denseLayers.flatMap(\.layer.weight.scalars)
+      let weights = trained.weightedLayers.flatMap(\.layer.weight.scalars)
       return weights.map(abs).reduce(0, +) / Float(weights.count)
     }
     #expect(try meanMagnitude(l1: 0.01) < 0.7 * meanMagnitude(l1: 0))

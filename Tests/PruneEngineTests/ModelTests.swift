@@ -33,7 +33,7 @@ struct ModelTests {
 
   @Test func heInitialisationHasTheExpectedSpread() {
     var generator = SeededGenerator(seed: 1)
-    let dense = Dense(inputCount: 800, outputCount: 100, generator: &generator)
+    let dense = WeightedLayer(inputCount: 800, outputCount: 100, generator: &generator)
     let values = dense.weight.scalars.map(Double.init)
     let mean = values.reduce(0, +) / Double(values.count)
     let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
@@ -44,8 +44,8 @@ struct ModelTests {
 
   @Test func metricsCountWeightsBytesAndFLOPs() {
     // One 2x3 layer with two zero weights.
-    let dense = Dense(weight: Tensor(shape: [2, 3], scalars: [1, 0, 2, 0, 3, 4]), bias: Tensor(shape: [2]))
-    let metrics = ModelMetrics(Model(layers: [.dense(dense)]))
+    let dense = WeightedLayer(weight: Tensor(shape: [2, 3], scalars: [1, 0, 2, 0, 3, 4]), bias: Tensor(shape: [2]))
+    let metrics = ModelMetrics(Model(layers: [.weighted(dense)]))
     #expect(metrics.parameters == 6)
     #expect(metrics.nonzero == 4)
     #expect(isClose(metrics.sparsity, 1.0 / 3))

@@ -3,13 +3,13 @@ import Testing
 
 /// A one-layer model whose weights are the given values, as a `[1, n]` row (or `[rows, n/rows]`).
 private func model(weights: [Float], rows: Int = 1) -> Model {
-  let dense = Dense(weight: Tensor(shape: [rows, weights.count / rows], scalars: weights), bias: Tensor(shape: [rows]))
-  return Model(layers: [.dense(dense)])
+  let dense = WeightedLayer(weight: Tensor(shape: [rows, weights.count / rows], scalars: weights), bias: Tensor(shape: [rows]))
+  return Model(layers: [.weighted(dense)])
 }
 
-/// Magnitude scores (|w|) of every Dense layer.
+/// Magnitude scores (|w|) of every WeightedLayer layer.
 private func magnitudeScores(_ model: Model) -> [LayerScores] {
-  model.denseLayers.map { LayerScores(layerIndex: $0.index, granularity: .weight, values: $0.layer.weight.scalars.map(abs)) }
+  model.weightedLayers.map { LayerScores(layerIndex: $0.index, granularity: .weight, values: $0.layer.weight.scalars.map(abs)) }
 }
 
 private func prune(_ model: Model, _ rule: PruningRule, scope: PruningScope = .layer) throws -> Model {
@@ -19,7 +19,7 @@ private func prune(_ model: Model, _ rule: PruningRule, scope: PruningScope = .l
 }
 
 private func mask(_ model: Model, layer: Int = 0) -> [UInt8] {
-  guard case .dense(let dense) = model.layers[layer] else { return [] }
+  guard case .weighted(let dense) = model.layers[layer] else { return [] }
   return dense.keptMask
 }
 
@@ -48,7 +48,7 @@ struct PrunerTests {
 
   @Test func prunedWeightsAreExactlyZero() throws {
     let pruned = try prune(model(weights: [0.5, -0.1, 0.3, -0.2]), .fraction(0.5))
-    guard case .dense(let dense) = pruned.layers[0] else { return }
+    guard case .weighted(let dense) = pruned.layers[0] else { return }
     #expect(dense.weight.scalars == [0.5, 0, 0.3, 0])
   }
 
@@ -68,8 +68,8 @@ struct PrunerTests {
   @Test func globalScopeRanksAllLayersTogether() throws {
     var generator = SeededGenerator(seed: 1)
     var twoLayers = Model(architecture: .mlp(widths: [2, 2, 2]), generator: &generator)
-    twoLayers.layers[0] = .dense(Dense(weight: Tensor(shape: [2, 2], scalars: [0.1, 0.2, 0.3, 0.4]), bias: Tensor(shape: [2])))
-    twoLayers.layers[2] = .dense(Dense(weight: Tensor(shape: [2, 2], scalars: [5, 6, 7, 8]), bias: Tensor(shape: [2])))
+    twoLayers.layers[0] = .weighted(WeightedLayer(weight: Tensor(shape: [2, 2], scalars: [0.1, 0.2, 0.3, 0.4]), bias: Tensor(shape: [2])))
+    twoLayers.layers[2] = .weighted(WeightedLayer(weight: Tensor(shape: [2, 2], scalars: [5, 6, 7, 8]), bias: Tensor(shape: [2])))
     let global = try prune(twoLayers, .fraction(0.5), scope: .global)
     #expect(mask(global, layer: 0) == [0, 0, 0, 0])
     #expect(mask(global, layer: 2) == [1, 1, 1, 1])
@@ -91,7 +91,7 @@ struct PrunerTests {
   @Test func neuronPruningRemovesWholeRowsAndNeverTheOutputLayer() throws {
     var generator = SeededGenerator(seed: 1)
     var net = Model(architecture: .mlp(widths: [2, 3, 2]), generator: &generator)
-    net.layers[0] = .dense(Dense(weight: Tensor(shape: [3, 2], scalars: [3, 4, 0.1, 0.1, 1, 1]), bias: Tensor(shape: [3])))
+    net.layers[0] = .weighted(WeightedLayer(weight: Tensor(shape: [3, 2], scalars: [3, 4, 0.1, 0.1, 1, 1]), bias: Tensor(shape: [3])))
     let scores = [LayerScores(layerIndex: 0, granularity: .neuron, values: [5, 0.14, 1.41])]
     let (pruned, report) = try Pruner.prune(
       net, request: PruningRequest(criterion: .neuronL2, rule: .count(1)), scores: scores)
@@ -112,7 +112,7 @@ struct PrunerTests {
   @Test func structuredFractionCountsOnlyNeuronsStillKept() throws {
     var generator = SeededGenerator(seed: 1)
     var net = Model(architecture: .mlp(widths: [1, 4, 2]), generator: &generator)
-    net.layers[0] = .dense(Dense(weight: Tensor(shape: [4, 1], scalars: [1, 2, 3, 4]), bias: Tensor(shape: [4])))
+    net.layers[0] = .weighted(WeightedLayer(weight: Tensor(shape: [4, 1], scalars: [1, 2, 3, 4]), bias: Tensor(shape: [4])))
     let scores = [LayerScores(layerIndex: 0, granularity: .neuron, values: [1, 2, 3, 4])]
     let request = PruningRequest(criterion: .neuronL2, rule: .fraction(0.5))
     let once = try Pruner.prune(net, request: request, scores: scores).model

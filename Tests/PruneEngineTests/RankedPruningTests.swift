@@ -3,7 +3,7 @@ import Testing
 
 /// Same weights and the same kept entries (a never-pruned layer and an all-ones mask agree).
 private func samePruning(_ a: Model, _ b: Model) -> Bool {
-  zip(a.denseLayers, b.denseLayers).allSatisfy { $0.layer.weight == $1.layer.weight && $0.layer.keptMask == $1.layer.keptMask }
+  zip(a.weightedLayers, b.weightedLayers).allSatisfy { $0.layer.weight == $1.layer.weight && $0.layer.keptMask == $1.layer.keptMask }
 }
 
 struct RankedPruningTests {
@@ -23,7 +23,7 @@ struct RankedPruningTests {
     let ranked = RankedPruning(model: base, scores: scores, scope: scope)
     for target in [0.0, 0.1, 0.35, 0.5, 0.9, 1.0] {
       let expected = try FineTuning.prune(base, to: target, request: request, context: ScoringContext())
-      let targets = Dictionary(uniqueKeysWithValues: base.denseLayers.map { ($0.index, target) })
+      let targets = Dictionary(uniqueKeysWithValues: base.weightedLayers.map { ($0.index, target) })
       #expect(samePruning(ranked.pruned(base, targets: targets), expected), "target \(target)")
     }
   }

@@ -9,10 +9,10 @@ struct RedundancyScoringTests {
   /// cos(2, 3) = 0.6.
   static func model(hiddenBias: [Float] = [0, 0, 0, 0]) -> Model {
     Model(layers: [
-      .dense(ScoringFixtures.dense([[1, -2], [2, -4], [0.5, 1], [-1, 2]], bias: hiddenBias)),
+      .weighted(ScoringFixtures.linear([[1, -2], [2, -4], [0.5, 1], [-1, 2]], bias: hiddenBias)),
       .relu,
-      .dense(
-        ScoringFixtures.dense(
+      .weighted(
+        ScoringFixtures.linear(
           [[0.3, -0.7, 1.1, 0.2], [-1.3, 0.4, 0.6, -0.9], [0.8, 0.5, -0.2, 1.4]], bias: [0.1, -0.3, 0.2])),
     ])
   }
@@ -26,7 +26,7 @@ struct RedundancyScoringTests {
   }
 
   static func weights(_ model: Model, _ index: Int) -> [Float] {
-    guard case .dense(let dense) = model.layers[index] else { return [] }
+    guard case .weighted(let dense) = model.layers[index] else { return [] }
     return dense.weight.scalars
   }
 
@@ -37,9 +37,9 @@ struct RedundancyScoringTests {
     // With neuron 1 pruned, neuron 0 has no duplicate left: its best is cos(0, 2) = −0.6. The
     // pruned row is all zero, so its cosine with anything is 0 (its score is never used).
     var model = Self.model()
-    guard case .dense(var layer) = model.layers[0] else { return }
+    guard case .weighted(var layer) = model.layers[0] else { return }
     layer.setMask([1, 1, 0, 0, 1, 1, 1, 1])
-    model.layers[0] = .dense(layer)
+    model.layers[0] = .weighted(layer)
     let masked = try ScoringFixtures.scores(.redundancy, model: model)[0]
     for (score, expected) in zip(masked, [1.6, 1, 0.4, 0.4] as [Float]) { #expect(isClose(score, expected)) }
   }
@@ -60,12 +60,12 @@ struct RedundancyScoringTests {
     #expect(Self.largestDifference(original, merged) <= 1e-5)
 
     // The removed row is masked, its column zeroed, the twin's column holds both.
-    guard case .dense(let layer) = merged.layers[0] else { return }
+    guard case .weighted(let layer) = merged.layers[0] else { return }
     #expect(layer.mask == (0..<8).map { $0 / 2 == removed ? 0 : 1 })
     let before = Self.weights(original, 2)
     let after = Self.weights(merged, 2)
     let scale: Float = removed == 0 ? 0.5 : 2
-    guard case .dense(let next) = merged.layers[2] else { return }
+    guard case .weighted(let next) = merged.layers[2] else { return }
     for row in 0..<3 {
       #expect(after[row * 4 + removed] == 0)
       // Masked too, so fine-tuning cannot regrow it from the removed neuron's constant output.
@@ -75,7 +75,7 @@ struct RedundancyScoringTests {
 
     // Pruning alone, without the merge, does change the outputs.
     var pruned = original
-    pruned.layers[0] = .dense(layer)
+    pruned.layers[0] = .weighted(layer)
     #expect(Self.largestDifference(original, pruned) > 1e-2)
   }
 
@@ -102,13 +102,13 @@ struct RedundancyScoringTests {
 
   @Test func mergeLeavesPrunedWeightsOfTheNextLayerPruned() {
     var original = Self.model()
-    guard case .dense(var next) = original.layers[2] else { return }
+    guard case .weighted(var next) = original.layers[2] else { return }
     var mask = next.keptMask
     mask[0 * 4 + 1] = 0  // W2[0, 1], in the twin's column
     next.setMask(mask)
-    original.layers[2] = .dense(next)
+    original.layers[2] = .weighted(next)
     let merged = Redundancy.merge(original, layerIndex: 0, removed: [0], twins: [1, nil, nil, nil])
-    guard case .dense(let mergedNext) = merged.layers[2] else { return }
+    guard case .weighted(let mergedNext) = merged.layers[2] else { return }
     // The pruned weight stays pruned; the removed neuron's column is masked as well.
     var expected = mask
     for row in 0..<3 { expected[row * 4 + 0] = 0 }

@@ -36,11 +36,11 @@ struct RewindTests {
     var generator = SeededGenerator(seed: 3)
     let early = Model(architecture: .mlp(widths: [4, 3, 2]), generator: &generator)
     var pruned = Model(architecture: .mlp(widths: [4, 3, 2]), generator: &generator)
-    guard case .dense(var first) = pruned.layers[0] else { return }
+    guard case .weighted(var first) = pruned.layers[0] else { return }
     first.setMask([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0])
-    pruned.layers[0] = .dense(first)
+    pruned.layers[0] = .weighted(first)
     let rewound = FineTuning.rewound(pruned, to: early)
-    guard case .dense(let layer) = rewound.layers[0], case .dense(let original) = early.layers[0] else { return }
+    guard case .weighted(let layer) = rewound.layers[0], case .weighted(let original) = early.layers[0] else { return }
     #expect(layer.mask == first.mask)
     #expect(layer.weight.scalars == zip(original.weight.scalars, first.keptMask).map { $1 == 0 ? 0 : $0 })
     #expect(rewound.layers[2] == early.layers[2])

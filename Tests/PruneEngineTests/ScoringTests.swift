@@ -6,9 +6,9 @@ import Testing
 
 /// Small models and datasets whose scores can be worked out by hand.
 enum ScoringFixtures {
-  /// A Dense layer from literal rows.
-  static func dense(_ rows: [[Float]], bias: [Float]? = nil) -> Dense {
-    Dense(
+  /// A WeightedLayer layer from literal rows.
+  static func linear(_ rows: [[Float]], bias: [Float]? = nil) -> WeightedLayer {
+    WeightedLayer(
       weight: Tensor(shape: [rows.count, rows[0].count], scalars: rows.flatMap { $0 }),
       bias: Tensor(shape: [rows.count], scalars: bias ?? [Float](repeating: 0, count: rows.count)))
   }
@@ -16,9 +16,9 @@ enum ScoringFixtures {
   /// `Linear(2, 3), ReLU, Linear(3, 2)`:
   /// hidden neuron 0 = relu(x0), neuron 1 = relu(x1), neuron 2 = relu(0.5 - x0 - x1).
   static let tinyModel = Model(layers: [
-    .dense(dense([[1, 0], [0, 1], [-1, -1]], bias: [0, 0, 0.5])),
+    .weighted(linear([[1, 0], [0, 1], [-1, -1]], bias: [0, 0, 0.5])),
     .relu,
-    .dense(dense([[1, -1, 0.5], [-0.5, 2, 1]], bias: [0.1, -0.2])),
+    .weighted(linear([[1, -1, 0.5], [-0.5, 2, 1]], bias: [0.1, -0.2])),
   ])
 
   /// Two samples of two pixels: x = (1, 0) with label 0 and x = (0.2, 0.4) with label 1.
@@ -30,10 +30,10 @@ enum ScoringFixtures {
   static func randomModel(_ widths: [Int], seed: UInt64) -> Model {
     var generator = SeededGenerator(seed: seed)
     var model = Model(architecture: .mlp(widths: widths), generator: &generator)
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       var layer = dense
       layer.bias.scalars = randomFloats(layer.outputCount, seed: seed &+ UInt64(index)).map { $0 * 0.2 }
-      model.layers[index] = .dense(layer)
+      model.layers[index] = .weighted(layer)
     }
     return model
   }
@@ -61,13 +61,13 @@ enum ScoringFixtures {
 /// A plain Double implementation of the calibration statistics, one sample at a time, written
 /// from the definitions rather than from the engine's kernels.
 struct ReferenceCalibration {
-  /// Per Dense layer `[out · in]`: Σ over batches of (n_b / N) · |mean over the batch of ∂ℓ/∂w|.
+  /// Per WeightedLayer layer `[out · in]`: Σ over batches of (n_b / N) · |mean over the batch of ∂ℓ/∂w|.
   var meanAbsoluteGradient: [[Double]]
   /// Per hidden layer `[out]`: mean over samples of a · ∂ℓ/∂a, ∂ℓ/∂a taken before the ReLU mask.
   var meanActivationTimesGradient: [[Double]]
 
   init(_ model: Model, _ data: Dataset, samples: Int, batchSize: Int) {
-    let layers = model.denseLayers.map(\.layer)
+    let layers = model.weightedLayers.map(\.layer)
     let weights = layers.map { $0.weight.scalars.map(Double.init) }
     let biases = layers.map { $0.bias.scalars.map(Double.init) }
     let count = min(samples, data.count)
@@ -141,9 +141,9 @@ struct ScoringWeightCriteriaTests {
   @Test func neuronL2IsRowNormOfMaskedWeight() throws {
     expectClose(try ScoringFixtures.scores(.neuronL2)[0], [1, 1, 2.0.squareRoot()], "dense")
     var model = ScoringFixtures.tinyModel
-    guard case .dense(var layer) = model.layers[0] else { return }
+    guard case .weighted(var layer) = model.layers[0] else { return }
     layer.setMask([1, 1, 1, 1, 0, 1])  // prunes W[2, 0] = -1: row 2 becomes (0, -1)
-    model.layers[0] = .dense(layer)
+    model.layers[0] = .weighted(layer)
     expectClose(try ScoringFixtures.scores(.neuronL2, model: model)[0], [1, 1, 1], "masked")
   }
 
@@ -179,7 +179,7 @@ struct ScoringDataCriteriaTests {
     let reference = ReferenceCalibration(ScoringFixtures.tinyModel, ScoringFixtures.tinyData, samples: 2, batchSize: 64)
     let gradient = try ScoringFixtures.scores(.gradient, layers: [0, 2])
     let taylor = try ScoringFixtures.scores(.taylor, .weight, layers: [0, 2])
-    for (position, (index, dense)) in ScoringFixtures.tinyModel.denseLayers.enumerated() {
+    for (position, (index, dense)) in ScoringFixtures.tinyModel.weightedLayers.enumerated() {
       expectClose(gradient[position], reference.meanAbsoluteGradient[position], "gradient \(index)")
       let expected = zip(dense.weight.scalars, reference.meanAbsoluteGradient[position]).map { abs(Double($0)) * $1 }
       expectClose(taylor[position], expected, "taylor \(index)")
@@ -293,7 +293,7 @@ struct ScoringRequestTests {
         #expect(scores.map(\.layerIndex) == layers)
         #expect(scores.allSatisfy { $0.granularity == granularity })
         let expectedCounts = layers.map { index -> Int in
-          guard case .dense(let dense) = model.layers[index] else { return 0 }
+          guard case .weighted(let dense) = model.layers[index] else { return 0 }
           return granularity == .weight ? dense.weight.count : dense.outputCount
         }
         #expect(scores.map(\.values.count) == expectedCounts, "\(criterion) \(granularity)")

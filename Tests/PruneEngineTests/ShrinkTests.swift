@@ -16,24 +16,24 @@ struct ShrinkTests {
 
   /// 4 inputs -> 3 -> 2 -> 2, written out so every folded value can be checked by hand.
   private func handModel() -> Model {
-    let first = Dense(
+    let first = WeightedLayer(
       weight: Tensor(shape: [3, 4], scalars: [0.5, -0.25, 1, 0.75, 9, 9, 9, 9, -0.5, 0.25, 0.5, 1]),
       bias: Tensor(shape: [3], scalars: [0.1, 0.7, -0.2]),
       mask: [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1])
-    let second = Dense(
+    let second = WeightedLayer(
       weight: Tensor(shape: [2, 3], scalars: [1, 2, 3, -1, 0.5, 0.25]),
       bias: Tensor(shape: [2], scalars: [0.05, -0.05]),
       mask: [1, 1, 0, 1, 1, 1])
-    let output = Dense(
+    let output = WeightedLayer(
       weight: Tensor(shape: [2, 2], scalars: [1, -1, 0.5, 2]), bias: Tensor(shape: [2], scalars: [0, 0.1]))
-    return Model(layers: [.dense(first), .relu, .dense(second), .relu, .dense(output)])
+    return Model(layers: [.weighted(first), .relu, .weighted(second), .relu, .weighted(output)])
   }
 
   @Test func removesADeadNeuronAndFoldsItsConstantOutput() throws {
     let model = handModel()
     let (shrunk, removed) = model.shrunk()
     #expect(removed == [0: [1]])
-    guard case .dense(let first) = shrunk.layers[0], case .dense(let second) = shrunk.layers[2] else {
+    guard case .weighted(let first) = shrunk.layers[0], case .weighted(let second) = shrunk.layers[2] else {
       Issue.record("layers moved")
       return
     }
@@ -54,18 +54,18 @@ struct ShrinkTests {
     // Layer 0 row 0 is dead with a negative bias (ReLU makes it 0); layer 2 row 1's only kept
     // weight reads that neuron, so once it is gone row 1 is dead too, with constant
     // relu(0.3 + 0) = 0.3 folded into the output layer.
-    let first = Dense(
+    let first = WeightedLayer(
       weight: Tensor(shape: [2, 3], scalars: [5, 5, 5, 1, -1, 0.5]), bias: Tensor(shape: [2], scalars: [-0.4, 0.2]),
       mask: [0, 0, 0, 1, 1, 1])
-    let second = Dense(
+    let second = WeightedLayer(
       weight: Tensor(shape: [2, 2], scalars: [0.5, 1, 2, 7]), bias: Tensor(shape: [2], scalars: [0.1, 0.3]),
       mask: [1, 1, 1, 0])
-    let output = Dense(weight: Tensor(shape: [1, 2], scalars: [1.5, -2]), bias: Tensor(shape: [1], scalars: [0.25]))
-    let model = Model(layers: [.dense(first), .relu, .dense(second), .relu, .dense(output)])
+    let output = WeightedLayer(weight: Tensor(shape: [1, 2], scalars: [1.5, -2]), bias: Tensor(shape: [1], scalars: [0.25]))
+    let model = Model(layers: [.weighted(first), .relu, .weighted(second), .relu, .weighted(output)])
     let (shrunk, removed) = model.shrunk()
     #expect(removed == [0: [0], 2: [1]])
     #expect(shrunk.architecture == .mlp(widths: [3, 1, 1, 1]))
-    guard case .dense(let last) = shrunk.layers[4] else { Issue.record("layers moved"); return }
+    guard case .weighted(let last) = shrunk.layers[4] else { Issue.record("layers moved"); return }
     #expect(isClose(last.bias.scalars[0], 0.25 + -2 * 0.3))
     expectSameOutputs(
       model, shrunk,
@@ -74,13 +74,13 @@ struct ShrinkTests {
   }
 
   @Test func neverRemovesOutputNeuronsAndKeepsOneNeuronPerLayer() {
-    let hidden = Dense(
+    let hidden = WeightedLayer(
       weight: Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]), bias: Tensor(shape: [2], scalars: [0.5, 0.25]),
       mask: [0, 0, 0, 0])
-    let output = Dense(
+    let output = WeightedLayer(
       weight: Tensor(shape: [2, 2], scalars: [1, 1, 1, 1]), bias: Tensor(shape: [2], scalars: [0, 0]),
       mask: [0, 0, 1, 1])
-    let model = Model(layers: [.dense(hidden), .relu, .dense(output)])
+    let model = Model(layers: [.weighted(hidden), .relu, .weighted(output)])
     let (shrunk, removed) = model.shrunk()
     #expect(removed == [0: [1]])
     #expect(shrunk.architecture == .mlp(widths: [2, 1, 2]))
@@ -103,14 +103,14 @@ struct ShrinkTests {
     var generator = SeededGenerator(seed: 5)
     var model = Model(architecture: .mlp(widths: [16, 24, 12, 4]), generator: &generator)
     model = KernelBenchmark.magnitudePruned(model, sparsity: 0.6)
-    for (index, dense) in model.denseLayers.dropLast() {
+    for (index, dense) in model.weightedLayers.dropLast() {
       var layer = dense
       var mask = layer.keptMask
       let dead = stride(from: index % 3, to: layer.outputCount, by: 3)
       for row in dead { for column in 0..<layer.inputCount { mask[row * layer.inputCount + column] = 0 } }
       layer.setMask(mask)
       layer.bias = Tensor(shape: [layer.outputCount], scalars: randomFloats(layer.outputCount, seed: UInt64(index + 7)))
-      model.layers[index] = .dense(layer)
+      model.layers[index] = .weighted(layer)
     }
     let (shrunk, removed) = model.shrunk()
     #expect(removed[0] == Array(stride(from: 0, to: 24, by: 3)))

@@ -165,10 +165,10 @@ struct SparseEvaluatorTests {
     var generator = SeededGenerator(seed: 9)
     var model = Model(architecture: .mlp(widths: [16, 40, 24, 4]), generator: &generator)
     // Nonzero biases, so that empty rows still matter.
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       var layer = dense
       layer.bias = Tensor(shape: [layer.outputCount], scalars: randomFloats(layer.outputCount, seed: UInt64(index)))
-      model.layers[index] = .dense(layer)
+      model.layers[index] = .weighted(layer)
     }
     return KernelBenchmark.magnitudePruned(model, sparsity: sparsity)
   }
@@ -230,7 +230,7 @@ struct SparseEvaluatorTests {
 
 struct KernelSelectionTests {
   @Test func crossoverIsInterpolatedBetweenTheDensitiesTried() {
-    // Dense takes 10; sparse 4 at 0.2 and 16 at 0.5: they cross at 0.2 + 0.3 · 6 / 12 = 0.35.
+    // WeightedLayer takes 10; sparse 4 at 0.2 and 16 at 0.5: they cross at 0.2 + 0.3 · 6 / 12 = 0.35.
     let times: [(density: Double, seconds: Double)] = [(0.1, 2), (0.2, 4), (0.5, 16)]
     #expect(isClose(KernelSelector.crossing(times, dense: 10), 0.35))
     // Sparse faster at every density: always sparse.
@@ -245,9 +245,9 @@ struct KernelSelectionTests {
   }
 
   @Test func magnitudePruningKeepsTheLargestWeights() {
-    let dense = Dense(weight: Tensor(shape: [2, 3], scalars: [0.5, -3, 0.1, 2, -0.2, 1]), bias: Tensor(shape: [2]))
-    let pruned = KernelBenchmark.magnitudePruned(Model(layers: [.dense(dense)]), sparsity: 0.5)
-    guard case .dense(let layer) = pruned.layers[0] else { Issue.record("not dense"); return }
+    let dense = WeightedLayer(weight: Tensor(shape: [2, 3], scalars: [0.5, -3, 0.1, 2, -0.2, 1]), bias: Tensor(shape: [2]))
+    let pruned = KernelBenchmark.magnitudePruned(Model(layers: [.weighted(dense)]), sparsity: 0.5)
+    guard case .weighted(let layer) = pruned.layers[0] else { Issue.record("not dense"); return }
     #expect(layer.mask == [0, 1, 0, 1, 0, 1])
     #expect(zip(layer.weight.scalars, [0, -3, 0, 2, 0, 1] as [Float]).allSatisfy { isClose($0, $1) })
   }

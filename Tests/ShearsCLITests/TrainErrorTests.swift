@@ -14,13 +14,20 @@ import Testing
 
   static let usage = "Usage: shears train [<options>] --arch <ARCH> --out <PATH>"
 
+  static let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10 or lenet5"
+
   /// The architecture is checked before any data is read.
   @Test(arguments: [
-    ("cnn:5", "unknown architecture (expected mlp:784-300-100-10)"),
+    ("rnn:5", "unknown architecture (\(expected))"),
+    ("cnn:5", "input '5' is not CxHxW (as 1x28x28)"),
+    ("cnn:1x28x28-conv8k3", "the last layer must be fc<classes>"),
+    ("cnn:1x28x28-conv8k3x-fc10", "'conv8k3x' is not conv<N>k<K>[s<S>][p<P>], pool<K> or fc<N>"),
+    ("cnn:1x28x28-fc10-pool2", "'pool2' follows an fc layer; only fc layers can"),
+    ("cnn:1x4x4-conv8k5-fc10", "a 5x5 kernel does not fit a 4x4 input"),
     ("mlp:784-x-10", "layer width 'x' is not a positive integer"),
     ("mlp:784-0-10", "layer width '0' is not a positive integer"),
     ("mlp:784", "an MLP needs at least an input and an output width"),
-    ("784-16-10", "unknown architecture (expected mlp:784-300-100-10)"),
+    ("784-16-10", "unknown architecture (\(expected))"),
   ])
   func unknownArchitecture(_ arch: String, _ problem: String) throws {
     let run = try shears("train", "--arch", arch, "--data", data.path, "--out", output.path("m.safetensors"))

@@ -31,7 +31,7 @@ public enum Checkpoint {
     entries += (rewind?.namedParameters ?? []).map {
       SafetensorsFile.Entry(name: Self.rewindPrefix + $0.name, tensor: $0.tensor)
     }
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       // A mask is written only when it prunes something (GUIDE section 4).
       if let mask = dense.mask, mask.contains(0) {
         entries.append(
@@ -76,9 +76,9 @@ public enum Checkpoint {
     model: Model, metadata: CheckpointMetadata, rewind: Model?
   ) {
     let file = try CompactCheckpoint.isCompact(file.metadata) ? CompactCheckpoint.expand(file, subject: subject) : file
-    let model = try model(from: file, subject: subject)
     let metadata = try CheckpointMetadata(fields: file.metadata, subject: subject)
-    if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: subject) }
+    let declared = try declaredArchitecture(metadata.architecture, subject: subject)
+    let model = try model(from: file, declared: declared, subject: subject)
     let rewindEntries = file.entries.filter { $0.name.hasPrefix(rewindPrefix) }.map { entry in
       SafetensorsFile.Entry(
         name: String(entry.name.dropFirst(rewindPrefix.count)), dtype: entry.dtype, shape: entry.shape,
@@ -87,19 +87,18 @@ public enum Checkpoint {
     var rewind: Model?
     if !rewindEntries.isEmpty {
       let rewindSubject = "\(subject) (rewind weights)"
-      let weights = try self.model(from: SafetensorsFile(entries: rewindEntries), subject: rewindSubject)
-      try check(weights.architecture.description, matches: model.architecture, subject: rewindSubject)
-      rewind = weights
+      rewind = try self.model(
+        from: SafetensorsFile(entries: rewindEntries), declared: model.architecture, subject: rewindSubject)
     }
     return (model, metadata, rewind)
   }
 
-  /// Whether tensors of these names and shapes form an MLP `load` accepts, judged from the
+  /// Whether tensors of these names and shapes form a model `load` accepts, judged from the
   /// header alone (the values are not read): nil if they do, else the reason they do not.
-  public static func mlpProblem(in tensors: [TensorDescriptor]) -> String? {
+  public static func modelProblem(in tensors: [TensorDescriptor]) -> String? {
     let shapes = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
     do {
-      _ = try plan(shapes, subject: "")
+      _ = try plan(shapes, declared: nil, subject: "")
       return nil
     } catch let error as ShearsError {
       return error.problem
@@ -125,18 +124,29 @@ public enum Checkpoint {
   /// Prefix of the tensors that hold the rewind weights.
   static let rewindPrefix = "rewind."
 
-  /// Where one Linear layer's tensors are, as `plan` found them.
+  /// Where one weighted layer's tensors are, as `plan` found them.
   struct LayerPlan {
     var index: Int
+    var kind: WeightedLayer.Kind
     /// `i.weight`, or `i.weight_orig` in PyTorch's pruned form.
     var weight: String
     var mask: String?
     var bias: String
   }
 
-  /// The Linear layers that tensors of these names and shapes form, checked: layers at 0, 2,
-  /// 4, ..., each with a 2-D weight, a matching bias and mask, chaining widths.
-  static func plan(_ shapes: [String: [Int]], subject: String) throws -> [LayerPlan] {
+  /// The architecture that tensors of these names and shapes form, and where each weighted
+  /// layer's tensors are, checked: every weight, bias and mask present with the shape the
+  /// architecture gives it.
+  ///
+  /// The architecture is `declared` (the file's `arch` metadata) when given. Otherwise it is
+  /// inferred: 2-D weights at 0, 2, 4, ... form an MLP; a file with 4-D (convolution) weights
+  /// is read as PyTorch's usual `nn.Sequential` of `Conv2d(stride 1, no padding), ReLU,
+  /// [MaxPool2d(2)]` blocks, a `Flatten`, and `Linear` layers with ReLU between, the layers'
+  /// positions telling whether a pool sits between two of them, on square images of the size
+  /// that makes the flattened features fit the first Linear layer.
+  static func plan(_ shapes: [String: [Int]], declared: Architecture?, subject: String) throws -> (
+    architecture: Architecture, layers: [LayerPlan]
+  ) {
     let parameterNames: Set<Substring> = ["weight", "bias", "weight_orig", "weight_mask"]
     var indices = Set<Int>()
     for name in shapes.keys {
@@ -147,18 +157,52 @@ public enum Checkpoint {
     }
     let sortedIndices = indices.sorted()
     guard !sortedIndices.isEmpty else { throw ShearsError(subject, "no Linear layer tensors (0.weight, 0.bias, ...)") }
+    func weightName(_ index: Int) -> String {
+      shapes["\(index).weight"] != nil ? "\(index).weight" : "\(index).weight_orig"
+    }
+    let architecture: Architecture
+    if let declared {
+      architecture = declared
+    } else if sortedIndices.contains(where: { shapes[weightName($0)]?.count == 4 }) {
+      architecture = try inferConvolutional(sortedIndices, shapes: sortedIndices.map { shapes[weightName($0)] }, subject: subject)
+    } else {
+      architecture = try inferMLP(sortedIndices, shapes: sortedIndices.map { shapes[weightName($0)] }, subject: subject)
+    }
+    do {
+      let plans = try layerPlans(shapes, indices: indices, architecture: architecture, weightName: weightName, subject: subject)
+      return (architecture, plans)
+    } catch let error as ShearsError where declared != nil {
+      throw ShearsError(subject, "metadata arch \(architecture) does not match the tensors: \(error.problem)")
+    }
+  }
+
+  /// Where each weighted layer of `architecture` has its tensors, checked against their shapes.
+  private static func layerPlans(
+    _ shapes: [String: [Int]], indices: Set<Int>, architecture: Architecture, weightName: (Int) -> String,
+    subject: String
+  ) throws -> [LayerPlan] {
+    let outputShapes = try architecture.shapes()
+    let inputShapes = [architecture.inputShape] + outputShapes.dropLast()
     var plans: [LayerPlan] = []
-    var previous: (index: Int, outputs: Int)?
-    for (position, index) in sortedIndices.enumerated() {
-      guard index == 2 * position else {
-        let found = sortedIndices.map(String.init).joined(separator: ", ")
-        throw ShearsError(
-          subject, "missing \(2 * position).weight: Linear layers must sit at 0, 2, 4, ... (found \(found))")
+    for (index, step) in architecture.steps.enumerated() {
+      let expected: [Int]
+      let kind: WeightedLayer.Kind
+      switch step {
+      case .linear(let outputs):
+        (expected, kind) = ([outputs, inputShapes[index].reduce(1, *)], .linear)
+      case .conv(let filters, let kernel, let stride, let padding):
+        (expected, kind) = ([filters, inputShapes[index][0], kernel, kernel], .conv(stride: stride, padding: padding))
+      default:
+        if indices.contains(index) {
+          throw ShearsError(subject, "\(index).* tensors belong to no weighted layer of \(architecture)")
+        }
+        continue
       }
-      let weight = shapes["\(index).weight"] != nil ? "\(index).weight" : "\(index).weight_orig"
+      let weight = weightName(index)
       guard let weightShape = shapes[weight] else { throw ShearsError(subject, "missing \(index).weight") }
-      guard weightShape.count == 2, weightShape.allSatisfy({ $0 > 0 }) else {
-        throw ShearsError(subject, "\(weight) has shape \(weightShape), expected [outputs, inputs]")
+      guard weightShape == expected else {
+        throw ShearsError(
+          subject, "\(weight) has shape \(weightShape), expected \(expected) (\(kind == .linear ? "Linear" : "Conv2d") layer of \(architecture))")
       }
       let maskName = "\(index).weight_mask"
       if let maskShape = shapes[maskName], maskShape != weightShape {
@@ -169,36 +213,102 @@ public enum Checkpoint {
       guard biasShape == [weightShape[0]] else {
         throw ShearsError(subject, "\(bias) has shape \(biasShape), expected [\(weightShape[0])]")
       }
-      if let previous {
-        guard weightShape[1] == previous.outputs else {
-          throw ShearsError(
-            subject,
-            "\(index).weight takes \(weightShape[1]) inputs but layer \(previous.index) has \(previous.outputs) outputs"
-          )
-        }
-      }
-      plans.append(LayerPlan(index: index, weight: weight, mask: shapes[maskName] == nil ? nil : maskName, bias: bias))
-      previous = (index, weightShape[0])
+      plans.append(LayerPlan(index: index, kind: kind, weight: weight, mask: shapes[maskName] == nil ? nil : maskName, bias: bias))
     }
     return plans
   }
 
-  /// The MLP whose Linear layers are the `i.weight`/`i.bias` pairs of a file, ReLU between.
-  static func model(from file: SafetensorsFile, subject: String) throws -> Model {
-    let entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-    var layers: [Layer] = []
-    for layer in try plan(entries.mapValues(\.shape), subject: subject) {
-      if !layers.isEmpty { layers.append(.relu) }
-      let weight = entries[layer.weight]!
-      let bias = entries[layer.bias]!
-      let mask = layer.mask.map { entries[$0]!.floats.map { $0 != 0 ? UInt8(1) : 0 } }
-      layers.append(
-        .dense(
-          Dense(
-            weight: Tensor(shape: weight.shape, scalars: weight.floats),
-            bias: Tensor(shape: bias.shape, scalars: bias.floats), mask: mask)))
+  /// The MLP of 2-D weights at 0, 2, 4, ... whose widths chain.
+  private static func inferMLP(_ indices: [Int], shapes: [[Int]?], subject: String) throws -> Architecture {
+    var widths: [Int] = []
+    for (position, (index, shape)) in zip(indices, shapes).enumerated() {
+      guard index == 2 * position else {
+        let found = indices.map(String.init).joined(separator: ", ")
+        throw ShearsError(
+          subject, "missing \(2 * position).weight: Linear layers must sit at 0, 2, 4, ... (found \(found))")
+      }
+      guard let shape else { throw ShearsError(subject, "missing \(index).weight") }
+      guard shape.count == 2, shape.allSatisfy({ $0 > 0 }) else {
+        throw ShearsError(subject, "\(index).weight has shape \(shape), expected [outputs, inputs]")
+      }
+      if widths.isEmpty {
+        widths = [shape[1]]
+      } else if shape[1] != widths.last {
+        throw ShearsError(
+          subject, "\(index).weight takes \(shape[1]) inputs but layer \(indices[position - 1]) has \(widths.last ?? 0) outputs")
+      }
+      widths.append(shape[0])
     }
-    return Model(layers: layers)
+    return .mlp(widths: widths)
+  }
+
+  /// A convolutional network read from the positions and shapes of its weights (see `plan`).
+  private static func inferConvolutional(_ indices: [Int], shapes: [[Int]?], subject: String) throws -> Architecture {
+    let problem = "cannot tell the layers between the tensors; give the file arch metadata (as lenet5)"
+    guard indices.first == 0, let first = shapes.first ?? nil, first.count == 4 else {
+      throw ShearsError(subject, "a convolutional network must start with a Conv2d at 0.weight")
+    }
+    var steps: [Architecture.Step] = []
+    for (position, (index, shape)) in zip(indices, shapes).enumerated() {
+      guard let shape, shape.allSatisfy({ $0 > 0 }) else { throw ShearsError(subject, "missing \(index).weight") }
+      let gap = position + 1 < indices.count ? indices[position + 1] - index : 1
+      let nextIsLinear = position + 1 < indices.count && shapes[position + 1]?.count == 2
+      switch (shape.count, nextIsLinear, gap) {
+      case (4, false, 2): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu]
+      case (4, false, 3): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .maxPool(size: 2)]
+      case (4, true, 3): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .flatten]
+      case (4, true, 4):
+        steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .maxPool(size: 2), .flatten]
+      case (2, _, 2): steps += [.linear(outputs: shape[0]), .relu]
+      case (2, _, 1) where position == indices.count - 1: steps.append(.linear(outputs: shape[0]))
+      default: throw ShearsError(subject, problem)
+      }
+      guard shape.count == 2 || shape[2] == shape[3] else { throw ShearsError(subject, "\(index).weight has a non-square kernel \(shape)") }
+    }
+    guard case .linear = steps.last else { throw ShearsError(subject, problem) }
+    // The image size that makes the flattened features fit the first Linear layer.
+    guard let linearInputs = shapes.first(where: { $0?.count == 2 })??[1] else { throw ShearsError(subject, problem) }
+    for size in 1...1024 {
+      let candidate = Architecture(inputShape: [first[1], size, size], steps: steps)
+      if let flat = try? candidate.shapes().first(where: { $0.count == 1 }), flat == [linearInputs] {
+        return candidate
+      }
+    }
+    throw ShearsError(subject, "no square image size makes the convolutions' outputs fit \(linearInputs) Linear inputs")
+  }
+
+  /// The model whose weighted layers are the `i.weight`/`i.bias` pairs of a file, in the
+  /// `declared` architecture or the one `plan` infers.
+  static func model(from file: SafetensorsFile, declared: Architecture?, subject: String) throws -> Model {
+    let entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    let (architecture, plans) = try plan(entries.mapValues(\.shape), declared: declared, subject: subject)
+    let planned = Dictionary(uniqueKeysWithValues: plans.map { ($0.index, $0) })
+    let layers = architecture.steps.enumerated().map { index, step -> Layer in
+      switch step {
+      case .relu: return .relu
+      case .maxPool(let size): return .maxPool(size: size)
+      case .flatten: return .flatten
+      case .linear, .conv:
+        let layer = planned[index]!
+        let weight = entries[layer.weight]!
+        let bias = entries[layer.bias]!
+        let mask = layer.mask.map { entries[$0]!.floats.map { $0 != 0 ? UInt8(1) : 0 } }
+        return .weighted(
+          WeightedLayer(
+            kind: layer.kind, weight: Tensor(shape: weight.shape, scalars: weight.floats),
+            bias: Tensor(shape: bias.shape, scalars: bias.floats), mask: mask))
+      }
+    }
+    return Model(layers: layers, inputShape: architecture.inputShape)
+  }
+
+  /// The architecture an `arch` metadata text declares.
+  static func declaredArchitecture(_ text: String?, subject: String) throws -> Architecture? {
+    guard let text else { return nil }
+    guard let architecture = try? Architecture(parsing: text) else {
+      throw ShearsError(subject, "metadata arch '\(text)' is not a valid architecture")
+    }
+    return architecture
   }
 
   /// Checks that an `arch` text names the given architecture.

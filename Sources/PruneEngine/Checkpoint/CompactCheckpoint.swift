@@ -64,7 +64,7 @@ public enum CompactCheckpoint {
     fields["format"] = formatName
     var entries: [SafetensorsFile.Entry] = []
     var layers: [LayerEncoding] = []
-    for (index, dense) in model.denseLayers {
+    for (index, dense) in model.weightedLayers {
       let name = "\(index).weight"
       let (rows, columns) = (dense.outputCount, dense.inputCount)
       fields["\(name).shape"] = "\(rows),\(columns)"
@@ -156,7 +156,7 @@ public enum CompactCheckpoint {
   private static func exceedsExpansion(_ model: Model) -> Bool {
     var stored = 0
     var expanded = 0
-    for (_, dense) in model.denseLayers {
+    for (_, dense) in model.weightedLayers {
       stored += 4 * dense.bias.count
       guard let mask = dense.mask, mask.contains(0) else {
         stored += 4 * dense.weight.count

@@ -59,7 +59,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     structured = known ?? false
     var total = 0
     var totalPruned = 0
-    layers = model.denseLayers.map { index, dense in
+    layers = model.weightedLayers.map { index, dense in
       let (rows, columns) = (dense.outputCount, dense.inputCount)
       let mask = dense.keptMask
       let pruned = mask.count - dense.keptCount

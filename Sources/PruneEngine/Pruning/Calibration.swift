@@ -11,7 +11,7 @@ enum Calibration {
   /// weight `taylor` take the mean loss.
   static let gradientBatchSize = 64
 
-  /// What one calibration pass measured for one Dense layer; arrays are empty when the
+  /// What one calibration pass measured for one WeightedLayer layer; arrays are empty when the
   /// criterion did not need them or the layer was not asked for.
   struct LayerStatistics {
     /// `[out · in]`: Σ over batches of (batch size / N) · |∂L_batch/∂w|, L_batch the batch's mean
@@ -29,9 +29,9 @@ enum Calibration {
   /// Runs the passes `criterion` needs over the first `context.calibrationSamples` samples.
   ///
   /// - Parameters:
-  ///   - layers: positions among the model's Dense layers (0 for the first Dense layer, ...) to
+  ///   - layers: positions among the model's WeightedLayer layers (0 for the first WeightedLayer layer, ...) to
   ///     gather statistics for; neuron statistics are only gathered for hidden layers.
-  /// - Returns: one entry per Dense layer of the model, by position.
+  /// - Returns: one entry per WeightedLayer layer of the model, by position.
   /// - Throws: `ShearsError` when there is no calibration data, or it does not fit the model.
   /// - Complexity: O(samples · parameters); no allocation inside the batch loop.
   static func measure(
@@ -67,7 +67,7 @@ enum Calibration {
       needsBackward ? network.parameterBuffers.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) } : []
     defer { for buffer in gradients { buffer.deallocate() } }
 
-    // Sums over the samples, per Dense layer, sized once.
+    // Sums over the samples, per WeightedLayer layer, sized once.
     let count = network.layers.count
     var gradientSums = [[Float]](repeating: [], count: count)
     var activationSums = [[Double]](repeating: [], count: count)
@@ -97,13 +97,17 @@ enum Calibration {
           // `outputGradients` hold each sample's own ∂ℓ/∂(pre-activation) and `gradients` hold
           // n times the gradient of the batch's mean loss.
           _ = Kernels.softmaxCrossEntropy(
-            logits: workspace.outputs[last].baseAddress!, classes: network.classCount, batch: n,
+            logits: workspace.activations[last].baseAddress!, classes: network.classCount, batch: n,
             leadingDimension: n, labels: labels.baseAddress! + first,
             gradient: workspace.outputGradients[last].baseAddress!, gradientScale: 1)
           network.backward(workspace, count: n, gradients: gradients, threads: context.threads)
         }
         for l in measured {
+          // A neuron's activations are one row of n samples; a filter's are its channel, a
+          // block of positions × n, averaged over the positions as over the samples.
           let features = network.layers[l].outputCount
+          let positions = network.layers[l].positions
+          let block = positions * n
           if wantsWeightGradients {
             // n · |∂L_mean/∂w| = |∂L_sum/∂w|: summing these and dividing by N weights each
             // batch's mean-loss gradient by its share of the samples.
@@ -112,14 +116,14 @@ enum Calibration {
             }
           }
           guard hidden.contains(l) else { continue }
-          let activations = UnsafePointer(workspace.outputs[l].baseAddress!)
+          let activations = UnsafePointer(workspace.activations[l].baseAddress!)
           if wantsActivations {
             activationSums[l].withUnsafeMutableBufferPointer { sums in
               zeroCounts[l].withUnsafeMutableBufferPointer { zeros in
                 for f in 0..<features {
-                  let (sum, zeroCount) = rowSumAndZeros(activations + f * n, count: n)
-                  sums[f] += Double(sum)
-                  zeros[f] += Double(zeroCount)
+                  let (sum, zeroCount) = rowSumAndZeros(activations + f * block, count: block)
+                  sums[f] += Double(sum) / Double(positions)
+                  zeros[f] += Double(zeroCount) / Double(positions)
                 }
               }
             }
@@ -132,7 +136,8 @@ enum Calibration {
             let activationGradients = UnsafePointer(workspace.outputGradients[l].baseAddress!)
             productSums[l].withUnsafeMutableBufferPointer { sums in
               for f in 0..<features {
-                sums[f] += Double(dot(activations + f * n, activationGradients + f * n, count: n))
+                sums[f] += Double(dot(activations + f * block, activationGradients + f * block, count: block))
+                  / Double(positions)
               }
             }
           }

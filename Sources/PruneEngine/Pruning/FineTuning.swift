@@ -62,10 +62,10 @@ public enum FineTuning {
   /// `rewind` under `model`'s masks, so training restarts from there on the pruned structure.
   public static func rewound(_ model: Model, to rewind: Model) -> Model {
     var result = rewind
-    for (index, dense) in model.denseLayers {
-      guard case .dense(var early) = rewind.layers[index], let mask = dense.mask else { continue }
+    for (index, dense) in model.weightedLayers {
+      guard case .weighted(var early) = rewind.layers[index], let mask = dense.mask else { continue }
       early.setMask(mask)
-      result.layers[index] = .dense(early)
+      result.layers[index] = .weighted(early)
     }
     return result
   }
@@ -74,7 +74,7 @@ public enum FineTuning {
   public static func unitSparsity(of model: Model, layers: [Int], granularity: Granularity) -> Double {
     var pruned = 0
     var total = 0
-    for (index, dense) in model.denseLayers where layers.contains(index) {
+    for (index, dense) in model.weightedLayers where layers.contains(index) {
       let mask = dense.keptMask
       switch granularity {
       case .weight:

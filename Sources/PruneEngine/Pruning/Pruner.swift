@@ -53,7 +53,7 @@ public enum Pruner {
     let scoresByLayer = Dictionary(scores.map { ($0.layerIndex, $0) }, uniquingKeysWith: { first, _ in first })
     var candidates: [Candidates] = []
     for index in targets {
-      guard case .dense(let dense) = model.layers[index], let layerScores = scoresByLayer[index],
+      guard case .weighted(let dense) = model.layers[index], let layerScores = scoresByLayer[index],
         layerScores.granularity == request.granularity,
         layerScores.values.count == (request.granularity == .weight ? dense.weight.count : dense.outputCount)
       else {
@@ -104,7 +104,7 @@ public enum Pruner {
         }
       }
       dense.setMask(mask)
-      pruned.layers[layer.layerIndex] = .dense(dense)
+      pruned.layers[layer.layerIndex] = .weighted(dense)
       report.append(
         LayerPruning(
           layerIndex: layer.layerIndex, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
@@ -115,7 +115,7 @@ public enum Pruner {
 
   /// The layers a request prunes (positions in `model.layers`), checked against the model.
   public static func targetLayers(of model: Model, request: PruningRequest) throws -> [Int] {
-    let dense = model.denseLayers.map(\.index)
+    let dense = model.weightedLayers.map(\.index)
     guard let outputLayer = dense.last else { throw ShearsError("model", "has no layers to prune") }
     guard request.criterion.supportedGranularities.contains(request.granularity) else {
       throw ShearsError("--criterion \(request.criterion.rawValue)", "cannot score single \(request.granularity)s")
@@ -172,13 +172,13 @@ public enum Pruner {
 /// The units of one layer that are still kept, with their scores.
 struct Candidates {
   let layerIndex: Int
-  let dense: Dense
+  let dense: WeightedLayer
   let scores: [Float]
   let granularity: Granularity
   /// Indices of the kept units: weights whose mask is 1, or neurons with any kept weight.
   let kept: [Int]
 
-  init(layerIndex: Int, dense: Dense, scores: [Float], granularity: Granularity) {
+  init(layerIndex: Int, dense: WeightedLayer, scores: [Float], granularity: Granularity) {
     self.layerIndex = layerIndex
     self.dense = dense
     self.scores = scores

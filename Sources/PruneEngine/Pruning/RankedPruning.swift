@@ -28,7 +28,7 @@ public struct RankedPruning: Sendable {
     var layers: [LayerRanking] = []
     var pool: [(score: Float, layer: Int32, unit: Int32)] = []
     for layerScores in scores {
-      guard case .dense(let dense) = model.layers[layerScores.layerIndex] else { continue }
+      guard case .weighted(let dense) = model.layers[layerScores.layerIndex] else { continue }
       let candidates = Candidates(
         layerIndex: layerScores.layerIndex, dense: dense, scores: layerScores.values, granularity: granularity)
       let values = layerScores.values
@@ -68,7 +68,7 @@ public struct RankedPruning: Sendable {
     }
     var model = base
     for (layer, selection) in zip(layers, selections) where !selection.isEmpty {
-      guard case .dense(var dense) = base.layers[layer.layerIndex] else { continue }
+      guard case .weighted(var dense) = base.layers[layer.layerIndex] else { continue }
       var mask = dense.keptMask
       let columns = dense.inputCount
       for unit in selection {
@@ -78,7 +78,7 @@ public struct RankedPruning: Sendable {
         }
       }
       dense.setMask(mask)
-      model.layers[layer.layerIndex] = .dense(dense)
+      model.layers[layer.layerIndex] = .weighted(dense)
     }
     return model
   }

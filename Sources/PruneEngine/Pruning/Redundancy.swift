@@ -24,7 +24,7 @@ public enum Redundancy {
   /// than there are pairs can remove both; `merge` then picks each one's twin among survivors.
   ///
   /// - Complexity: O(out² · in), one matrix product `W · Wᵀ`.
-  static func scores(_ dense: Dense, threads: Int) -> [Float] {
+  static func scores(_ dense: WeightedLayer, threads: Int) -> [Float] {
     let similarity = Similarity(dense, threads: threads)
     let kept = keptRows(dense)
     return (0..<dense.outputCount).map { i in
@@ -47,7 +47,7 @@ public enum Redundancy {
   /// - Parameters:
   ///   - model: the model before the pruning step, whose rows still hold the weights of the
   ///     neurons about to be removed.
-  ///   - layerIndex: position of a Dense layer followed by ReLU and another Dense layer.
+  ///   - layerIndex: position of a WeightedLayer layer followed by ReLU and another WeightedLayer layer.
   ///   - removed: neurons this pruning step removes; twins are chosen among the others, so they
   ///     are still kept after the step.
   /// - Complexity: O(out² · in).
@@ -74,7 +74,7 @@ public enum Redundancy {
   // MARK: - Merge
 
   /// Removes neurons `removed` of the hidden layer `layerIndex` (masks their rows, as the
-  /// `Pruner` does) and adds each one's outgoing weights, its column in the next Dense layer,
+  /// `Pruner` does) and adds each one's outgoing weights, its column in the next WeightedLayer layer,
   /// to its twin's column scaled by `‖w_removed‖ / ‖w_twin‖` (incoming-weight norms), then zeroes
   /// the removed column.
   ///
@@ -101,8 +101,8 @@ public enum Redundancy {
     _ model: Model, layerIndex: Int, removed: [Int], twins: [Int?], original: Model? = nil
   ) -> Model {
     let nextIndex = hiddenLayer(of: model, at: layerIndex).nextIndex
-    guard case .dense(var layer) = model.layers[layerIndex], case .dense(var next) = model.layers[nextIndex] else {
-      preconditionFailure("layer \(layerIndex) is not a hidden Dense layer")
+    guard case .weighted(var layer) = model.layers[layerIndex], case .weighted(var next) = model.layers[nextIndex] else {
+      preconditionFailure("layer \(layerIndex) is not a hidden WeightedLayer layer")
     }
     let source = hiddenLayer(of: original ?? model, at: layerIndex).layer
     precondition(
@@ -146,8 +146,8 @@ public enum Redundancy {
     next.setMask(nextMask)
 
     var merged = model
-    merged.layers[layerIndex] = .dense(layer)
-    merged.layers[nextIndex] = .dense(next)
+    merged.layers[layerIndex] = .weighted(layer)
+    merged.layers[nextIndex] = .weighted(next)
     return merged
   }
 
@@ -158,8 +158,8 @@ public enum Redundancy {
   /// This is the step to run after `Pruner.prune` with the `redundancy` criterion.
   public static func mergeRemoved(original: Model, pruned: Model) -> Model {
     var merged = pruned
-    for (index, dense) in pruned.denseLayers.dropLast() where isHiddenLayer(pruned, at: index) {
-      guard case .dense(let before) = original.layers[index] else { continue }
+    for (index, dense) in pruned.weightedLayers.dropLast() where isHiddenLayer(pruned, at: index) {
+      guard case .weighted(let before) = original.layers[index] else { continue }
       let keptBefore = keptRows(before)
       let keptAfter = keptRows(dense)
       let removed = (0..<dense.outputCount).filter { keptBefore[$0] && !keptAfter[$0] }
@@ -173,7 +173,7 @@ public enum Redundancy {
   // MARK: - Helpers
 
   /// Whether each neuron (row) has any kept weight.
-  static func keptRows(_ dense: Dense) -> [Bool] {
+  static func keptRows(_ dense: WeightedLayer) -> [Bool] {
     guard let mask = dense.mask else { return [Bool](repeating: true, count: dense.outputCount) }
     let columns = dense.inputCount
     return (0..<dense.outputCount).map { row in mask[(row * columns)..<((row + 1) * columns)].contains(1) }
@@ -181,17 +181,17 @@ public enum Redundancy {
 
   private static func isHiddenLayer(_ model: Model, at index: Int) -> Bool {
     index + 1 < model.layers.count && model.layers[index + 1] == .relu
-      && model.layers[(index + 1)...].contains { if case .dense = $0 { true } else { false } }
+      && model.layers[(index + 1)...].contains { if case .weighted = $0 { true } else { false } }
   }
 
-  /// The Dense layer at `index`, which must be followed by ReLU and another Dense layer, and
+  /// The WeightedLayer layer at `index`, which must be followed by ReLU and another WeightedLayer layer, and
   /// that next layer's position.
-  private static func hiddenLayer(of model: Model, at index: Int) -> (layer: Dense, nextIndex: Int) {
+  private static func hiddenLayer(of model: Model, at index: Int) -> (layer: WeightedLayer, nextIndex: Int) {
     precondition(index >= 0 && index < model.layers.count, "no layer \(index)")
-    guard case .dense(let dense) = model.layers[index], isHiddenLayer(model, at: index),
-      let nextIndex = model.layers[(index + 1)...].firstIndex(where: { if case .dense = $0 { true } else { false } }),
-      case .dense(let next) = model.layers[nextIndex]
-    else { preconditionFailure("layer \(index) is not a hidden Dense layer followed by ReLU") }
+    guard case .weighted(let dense) = model.layers[index], isHiddenLayer(model, at: index),
+      let nextIndex = model.layers[(index + 1)...].firstIndex(where: { if case .weighted = $0 { true } else { false } }),
+      case .weighted(let next) = model.layers[nextIndex]
+    else { preconditionFailure("layer \(index) is not a hidden WeightedLayer layer followed by ReLU") }
     precondition(next.inputCount == dense.outputCount, "layer \(nextIndex) does not take layer \(index)'s outputs")
     return (dense, nextIndex)
   }
@@ -205,7 +205,7 @@ struct Similarity {
   /// `[out, out]`: `W · Wᵀ`.
   let gram: [Float]
 
-  init(_ dense: Dense, threads: Int) {
+  init(_ dense: WeightedLayer, threads: Int) {
     let rows = dense.outputCount
     let columns = dense.inputCount
     count = rows
@@ -232,7 +232,7 @@ struct Similarity {
   }
 
   /// L2 norm of each row, summed in Double.
-  static func rowNorms(_ dense: Dense) -> [Double] {
+  static func rowNorms(_ dense: WeightedLayer) -> [Double] {
     let columns = dense.inputCount
     return dense.weight.scalars.withUnsafeBufferPointer { weights in
       (0..<dense.outputCount).map { row in

@@ -23,7 +23,7 @@ public struct ScoringContext: Sendable {
 /// Importance scores of weights or neurons for every criterion; the `Pruner` turns them into
 /// masks.
 public enum Scoring {
-  /// Scores for `layers` (positions in `model.layers` of Dense layers); higher = more important,
+  /// Scores for `layers` (positions in `model.layers` of WeightedLayer layers); higher = more important,
   /// the lowest are pruned.
   ///
   /// Weight scores have one value per weight (row-major, as the weight); neuron scores one per
@@ -60,11 +60,11 @@ public enum Scoring {
   ///   - criterion: what to score by.
   ///   - granularity: `.weight` or `.neuron`; must be one the criterion supports. Neuron scores
   ///     exist only for hidden layers (the output layer's neurons are the classes).
-  ///   - layers: Dense layer positions, e.g. `[0, 2, 4]`; one `LayerScores` per entry, in order.
+  ///   - layers: WeightedLayer layer positions, e.g. `[0, 2, 4]`; one `LayerScores` per entry, in order.
   ///   - context: calibration data, seed and threads.
   /// - Returns: one `LayerScores` per requested layer.
   /// - Throws: `ShearsError("--criterion X", "needs data: ...")` when a data-driven criterion
-  ///   gets no (or an empty) calibration set; a `ShearsError` for a layer that is not Dense, the
+  ///   gets no (or an empty) calibration set; a `ShearsError` for a layer that is not WeightedLayer, the
   ///   output layer with neuron granularity, a granularity the criterion does not support, or
   ///   calibration images or labels that do not fit the model.
   /// - Complexity: O(parameters) for weight-only criteria, O(out² · in) per layer for
@@ -76,19 +76,19 @@ public enum Scoring {
     guard criterion.supportedGranularities.contains(granularity) else {
       throw ShearsError("--criterion \(criterion.rawValue)", "cannot score single \(granularity)s")
     }
-    let denseLayers = try validatedLayers(layers, of: model, granularity: granularity)
+    let weightedLayers = try validatedLayers(layers, of: model, granularity: granularity)
 
     if criterion.needsData {
       let statistics = try Calibration.measure(
         model: model, context: context, criterion: criterion, granularity: granularity,
-        layers: Set(denseLayers.map(\.position)))
-      return denseLayers.map { position, index, dense in
+        layers: Set(weightedLayers.map(\.position)))
+      return weightedLayers.map { position, index, dense in
         LayerScores(
           layerIndex: index, granularity: granularity,
           values: dataScores(criterion, granularity: granularity, dense: dense, statistics: statistics[position]))
       }
     }
-    return denseLayers.map { _, index, dense in
+    return weightedLayers.map { _, index, dense in
       let values: [Float]
       switch criterion {
       case .magnitude: values = dense.weight.scalars.map { abs($0) }
@@ -103,11 +103,11 @@ public enum Scoring {
 
   // MARK: - Checks
 
-  /// The requested layers with their Dense parameters and their position among the Dense layers.
+  /// The requested layers with their WeightedLayer parameters and their position among the WeightedLayer layers.
   private static func validatedLayers(
     _ layers: [Int], of model: Model, granularity: Granularity
-  ) throws -> [(position: Int, index: Int, dense: Dense)] {
-    let dense = model.denseLayers
+  ) throws -> [(position: Int, index: Int, dense: WeightedLayer)] {
+    let dense = model.weightedLayers
     return try layers.map { index in
       guard let position = dense.firstIndex(where: { $0.index == index }) else {
         let names = dense.map { String($0.index) }.joined(separator: ", ")
@@ -124,7 +124,7 @@ public enum Scoring {
 
   /// Scores of a data-driven criterion from a layer's calibration statistics.
   private static func dataScores(
-    _ criterion: Criterion, granularity: Granularity, dense: Dense, statistics: Calibration.LayerStatistics
+    _ criterion: Criterion, granularity: Granularity, dense: WeightedLayer, statistics: Calibration.LayerStatistics
   ) -> [Float] {
     switch (criterion, granularity) {
     case (.gradient, _):

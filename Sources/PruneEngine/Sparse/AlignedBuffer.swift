@@ -26,17 +26,29 @@ final class InferenceWorkspace {
   let capacity: Int
   /// `[inputCount, stride]`.
   let input: AlignedBuffer
-  /// Per Dense layer, `[outputCount, stride]`: post-ReLU activations, logits last.
+  /// Per stage, `[activationFeatures, stride]`: the layer's output after its ReLU, before
+  /// pooling; logits last.
+  let activations: [AlignedBuffer]
+  /// Per stage, `[outputFeatures, stride]`: what the stage hands on (the activations unless the
+  /// stage pools).
   let outputs: [AlignedBuffer]
+  /// The im2col matrix of one convolution at a time, `[patchSize, positions · stride]`.
+  let columns: AlignedBuffer
 
   init(network: Network, capacity: Int) {
     self.capacity = capacity
     let stride = Self.stride(for: capacity)
     input = AlignedBuffer(count: network.inputCount * stride)
-    outputs = network.layers.map { AlignedBuffer(count: $0.outputCount * stride) }
+    let activations = network.layers.map { AlignedBuffer(count: $0.activationFeatures * stride) }
+    self.activations = activations
+    outputs = network.layers.indices.map { l in
+      network.layers[l].pool == nil ? activations[l] : AlignedBuffer(count: network.layers[l].outputFeatures * stride)
+    }
+    let widestColumns = network.layers.compactMap { $0.convolution.map { $0.patchSize * $0.positions } }.max() ?? 0
+    columns = AlignedBuffer(count: widestColumns * stride)
   }
 
   /// The row stride for `n` samples: `n` rounded up to a multiple of 16 floats, so that every
-  /// row starts on a cache line.
-  static func stride(for n: Int) -> Int { (n + 15) / 16 * 16 }
+  /// row starts on a cache line. A single sample is not padded.
+  static func stride(for n: Int) -> Int { n == 1 ? 1 : (n + 15) / 16 * 16 }
 }

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Which kernel computes a Dense layer's forward pass in inference.
+/// Which kernel computes a WeightedLayer layer's forward pass in inference.
 public enum KernelKind: String, Sendable, Equatable, Codable {
   /// The blocked GEMM (batches) or a dense matrix-vector product (single samples).
   case dense

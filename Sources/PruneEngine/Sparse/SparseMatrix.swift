@@ -103,8 +103,8 @@ public struct SparseMatrix: Sendable {
     self.rowIndices = Self.storage(rowIndices, limit: rows)
   }
 
-  /// Compresses a Dense layer's weight.
-  public init(_ dense: Dense) {
+  /// Compresses a WeightedLayer layer's weight.
+  public init(_ dense: WeightedLayer) {
     self = dense.weight.scalars.withUnsafeBufferPointer {
       SparseMatrix(weights: $0, rows: dense.outputCount, columns: dense.inputCount)
     }

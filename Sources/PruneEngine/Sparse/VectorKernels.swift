@@ -26,7 +26,7 @@ enum VectorKernels {
     }
   }
 
-  /// Dense matrix-vector product: `y[o] = act(Σ_i W[o, i] · x[i] + b[o])`.
+  /// WeightedLayer matrix-vector product: `y[o] = act(Σ_i W[o, i] · x[i] + b[o])`.
   ///
   /// Four rows at a time share each 16-wide load of `x`; each row's vector accumulator is reduced
   /// by halving (a 4-level tree rather than a 15-add chain).
