@@ -1,7 +1,8 @@
 import Testing
 @testable import PruneEngine
 
-/// Finite-difference checks of every layer's backward pass and of the loss gradient.
+/// Finite-difference checks of every layer's backward pass (Linear, Conv2d with stride and
+/// padding, max pooling, ReLU) and of the loss gradient.
 struct GradientCheckTests {
   /// Mean loss of the network on the whole (tiny) batch, and optionally its gradients.
   private func loss(
@@ -14,24 +15,35 @@ struct GradientCheckTests {
     network.forward(workspace, count: n, threads: 1)
     let last = network.layers.count - 1
     let (sum, _) = Kernels.softmaxCrossEntropy(
-      logits: workspace.outputs[last].baseAddress!, classes: network.classCount, batch: n, leadingDimension: n,
+      logits: workspace.activations[last].baseAddress!, classes: network.classCount, batch: n, leadingDimension: n,
       labels: workspace.labels.baseAddress!, gradient: workspace.outputGradients[last].baseAddress!,
       gradientScale: 1 / Float(n))
     if let gradients { network.backward(workspace, count: n, gradients: gradients, threads: 1) }
     return sum / Double(n)
   }
 
-  @Test(arguments: [[9, 7, 5, 4], [9, 3]])
-  func analyticGradientsMatchFiniteDifferences(widths: [Int]) {
+  @Test(arguments: [
+    "mlp:9-7-5-4", "mlp:9-3",
+    // Convolution, ReLU, a pool that drops the last row and column of a 5x5 map, Flatten.
+    "cnn:1x7x7-conv3k3-pool2-fc4",
+    // Stride 2 with padding, two convolutions in a row, no pooling.
+    "cnn:1x7x7-conv4k3s2p1-conv3k2-fc5-fc3",
+    // A pooled convolution feeding another convolution.
+    "cnn:1x9x9-conv2k2-pool2-conv3k3p1-pool2-fc3",
+  ])
+  func analyticGradientsMatchFiniteDifferences(arch: String) throws {
+    let architecture = try Architecture(parsing: arch)
     var generator = SeededGenerator(seed: 3)
-    var model = Model(architecture: .mlp(widths: widths), generator: &generator)
+    var model = Model(architecture: architecture, generator: &generator)
     // Non-zero biases, so the bias gradients are exercised away from the initial state.
     for (index, dense) in model.weightedLayers {
       var layer = dense
       layer.bias.scalars = randomFloats(layer.outputCount, seed: UInt64(index)).map { $0 * 0.1 }
       model.layers[index] = .weighted(layer)
     }
-    let dataset = bandDataset(samples: 6, classes: widths.last!, side: 3, seed: 4)
+    let side = Int(Double(architecture.inputCount).squareRoot())
+    let dataset = bandDataset(samples: 6, classes: architecture.classCount, side: side, seed: 4)
+    #expect(dataset.featureCount == architecture.inputCount)
     let network = Network(model: model)
     let workspace = BatchWorkspace(network: network, capacity: dataset.count, forTraining: true)
     let parameters = network.parameterBuffers
