@@ -7,12 +7,25 @@ struct TrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Train a model from scratch, evaluate it on the test set and save a checkpoint.",
     discussion: """
-      ARCH: mlp:W0-W1-...-Wn — Linear layers W0 -> W1 -> ... -> Wn with ReLU between and \
-      softmax cross-entropy on the outputs; W0 is the input size (784 for 28x28 images) and Wn \
-      the number of classes. mlp:784-300-100-10 is LeNet-300-100.
+      ARCH mlp:W0-W1-...-Wn: Linear layers W0 -> W1 -> ... -> Wn with ReLU between; W0 is \
+      the input size (784 for 28x28 images) and Wn the number of classes. \
+      mlp:784-300-100-10 is LeNet-300-100.
+
+      ARCH cnn:CxHxW-ITEM-...: a convolutional network on C-channel HxW images. Each ITEM \
+      is conv<N>k<K>[s<S>][p<P>] (Conv2d of N KxK filters, stride S, zero padding P, then \
+      ReLU), pool<K> (MaxPool2d(K)) or fc<N> (Linear with N outputs; Flatten comes before \
+      the first, ReLU between); the last ITEM is fc<classes>.
+
+      ARCH lenet5: cnn:1x28x28-conv20k5-pool2-conv50k5-pool2-fc500-fc10, that is \
+      nn.Sequential(Conv2d(1,20,5), ReLU(), MaxPool2d(2), Conv2d(20,50,5), ReLU(), \
+      MaxPool2d(2), Flatten(), Linear(800,500), ReLU(), Linear(500,10)).
+
+      Layers are numbered as nn.Sequential numbers them, so tensor names are those of the \
+      PyTorch module's state_dict. Training minimises softmax cross-entropy on the last \
+      layer's outputs.
       """)
 
-  @Option(name: .long, help: ArgumentHelp("Architecture, e.g. mlp:784-300-100-10.", valueName: "ARCH"))
+  @Option(name: .long, help: ArgumentHelp("Architecture: mlp:..., cnn:... or lenet5 (see above).", valueName: "ARCH"))
   var arch: String
 
   @OptionGroup var dataOptions: DataOptions
