@@ -39,7 +39,7 @@ struct PruneCommand: ParsableCommand {
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData)
     let outcome = try PruningPipeline.apply(request, to: loaded, context: work.scoringContext(seed: criterionOptions.seed))
-    let pruned = shrink ? outcome.model.shrunk().model : outcome.model
+    let (pruned, removed) = shrink ? outcome.model.shrunk() : (outcome.model, [:])
     let evaluation = Evaluator(model: pruned).evaluate(work.test)
     let shift = request.criterion == .redundancy ? OutputShift(from: loaded, to: outcome.model, on: work.test) : nil
 
@@ -64,6 +64,11 @@ struct PruneCommand: ParsableCommand {
         print(
           "layer \(layer.layerIndex): pruned \(layer.prunedUnits) of \(layer.keptUnitsBefore) \(unit) still kept"
             + (layer.tiesAtCut > 0 ? " (\(layer.tiesAtCut) tied at the cut, lowest index pruned first)" : ""))
+      }
+      for (index, rows) in removed.sorted(by: { $0.key < $1.key }) {
+        guard case .weighted(let layer) = outcome.model.layers[index] else { continue }
+        let unit = layer.isConvolution ? "filters" : "neurons"
+        print("shrink: layer \(index) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
       }
       if let shift {
         print(String(format: "outputs moved: mean |Δlogit| %.5f, max %.5f", shift.meanAbsolute, shift.maximumAbsolute))

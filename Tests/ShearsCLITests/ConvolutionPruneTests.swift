@@ -100,6 +100,18 @@ import Testing
     ]
     #expect(Array(lines.prefix(6)) == table, "\(result)")
     #expect(lines.contains("layer 3: pruned 2 of 4 filters still kept"), "\(result)")
+    #expect(!lines.contains { $0.hasPrefix("shrink:") }, "nothing is removed without --shrink")
+    let shrunk = try run(
+      "prune",
+      [
+        "--criterion", "filter-l1", "--layers", "3", "--amount", "0.5", "--shrink", "--out",
+        output.path("s.safetensors"),
+      ])
+    try requireSuccess(shrunk)
+    #expect(
+      shrunk.stdoutLines.contains(
+        "3.weight   2x3x3x3           54        54     0.00%         1.0x            0      2/2"))
+    #expect(shrunk.stdoutLines.contains("shrink: layer 3 keeps 2 of 4 filters"), "\(shrunk)")
 
     let info = try shears("info", "--model", out)
     try requireSuccess(info)
