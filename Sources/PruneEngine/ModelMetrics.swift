@@ -18,6 +18,7 @@ public struct LayerMetrics: Sendable, Equatable {
   /// Rows (neurons, or filters of a convolution) with at least one nonzero weight; the others
   /// output a constant and are what `Model.shrunk()` removes once their rows are pruned.
   public var liveRows: Int
+  /// A Conv2d layer, whose rows are filters; else a Linear layer.
   public var isConvolution: Bool
 
   /// - Parameters:
