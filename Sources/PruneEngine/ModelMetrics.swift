@@ -1,4 +1,5 @@
-/// Size and cost figures of one prunable layer.
+/// Size and cost figures of one prunable layer: a Linear layer, or a convolution whose weights
+/// are applied at every output position.
 public struct LayerMetrics: Sendable, Equatable {
   /// State-dict name of the weight, e.g. `0.weight`.
   public var name: String
@@ -11,15 +12,34 @@ public struct LayerMetrics: Sendable, Equatable {
   /// For a pruned layer, how many kept weights share the smallest kept magnitude when more than
   /// one does: the next magnitude cut has to choose among them (lowest index first). 0 otherwise.
   public var tiesAtCut: Int
+  /// Output positions each weight is applied at per sample: the output pixels of a convolution,
+  /// 1 for a Linear layer.
+  public var positions: Int
+  /// Rows (neurons, or filters of a convolution) with at least one nonzero weight; the others
+  /// output a constant and are what `Model.shrunk()` removes once their rows are pruned.
+  public var liveRows: Int
+  /// A Conv2d layer, whose rows are filters; else a Linear layer.
+  public var isConvolution: Bool
 
-  public init(name: String, shape: [Int], parameters: Int, nonzero: Int, biasCount: Int, tiesAtCut: Int = 0) {
+  /// - Parameters:
+  ///   - liveRows: rows with a nonzero weight; every row (`shape[0]`) when nil.
+  public init(
+    name: String, shape: [Int], parameters: Int, nonzero: Int, biasCount: Int, tiesAtCut: Int = 0,
+    positions: Int = 1, liveRows: Int? = nil, isConvolution: Bool = false
+  ) {
     self.name = name
     self.shape = shape
     self.parameters = parameters
     self.nonzero = nonzero
     self.biasCount = biasCount
     self.tiesAtCut = tiesAtCut
+    self.positions = positions
+    self.liveRows = liveRows ?? shape.first ?? 0
+    self.isConvolution = isConvolution
   }
+
+  /// Neurons of a Linear layer, filters of a convolution.
+  public var rows: Int { shape.first ?? 0 }
 
   /// Fraction of weights that are zero, 0 to 1.
   public var sparsity: Double { parameters == 0 ? 0 : 1 - Double(nonzero) / Double(parameters) }
@@ -27,7 +47,7 @@ public struct LayerMetrics: Sendable, Equatable {
   /// Weights per nonzero weight (1 when dense).
   public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
 
-  /// WeightedLayer multiply-adds per nonzero multiply-add: the speed-up a perfect sparse kernel would give.
+  /// Multiply-adds per nonzero multiply-add: the speed-up a perfect sparse kernel would give.
   public var theoreticalSpeedup: Double { compressionRatio }
 
   /// Bytes of the weight and bias stored densely in fp32.
@@ -46,10 +66,11 @@ public struct LayerMetrics: Sendable, Equatable {
     return min(csr, bitmask) + 4 * biasCount
   }
 
-  /// Floating-point operations of a forward pass for one sample (a multiply-add counts as two),
-  /// for the dense layer and counting only nonzero weights.
-  public var denseFLOPs: Int { 2 * parameters + biasCount }
-  public var sparseFLOPs: Int { 2 * nonzero + biasCount }
+  /// Floating-point operations of a forward pass for one sample (a multiply-add counts as two,
+  /// a bias addition as one), at every output position of a convolution: for the dense layer,
+  /// and counting only nonzero weights. ReLU and pooling are not counted.
+  public var denseFLOPs: Int { (2 * parameters + biasCount) * positions }
+  public var sparseFLOPs: Int { (2 * nonzero + biasCount) * positions }
 }
 
 /// Size and cost figures of a whole model.
@@ -60,11 +81,25 @@ public struct ModelMetrics: Sendable, Equatable {
     self.layers = layers
   }
 
+  /// The figures of `model`; a convolution's output positions come from the shapes its
+  /// architecture gives each layer.
   public init(_ model: Model) {
+    let shapes = (try? model.architecture.shapes()) ?? []
     layers = model.weightedLayers.map { index, dense in
-      LayerMetrics(
+      let output = index < shapes.count ? shapes[index] : []
+      return LayerMetrics(
         name: "\(index).weight", shape: dense.weight.shape, parameters: dense.weight.count,
-        nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense))
+        nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense),
+        positions: dense.isConvolution && output.count == 3 ? output[1] * output[2] : 1,
+        liveRows: Self.liveRows(dense), isConvolution: dense.isConvolution)
+    }
+  }
+
+  private static func liveRows(_ dense: WeightedLayer) -> Int {
+    let columns = dense.inputCount
+    return dense.weight.scalars.withUnsafeBufferPointer { weights in
+      (0..<dense.outputCount).filter { row in weights[(row * columns)..<((row + 1) * columns)].contains { $0 != 0 } }
+        .count
     }
   }
 
@@ -86,7 +121,7 @@ public struct ModelMetrics: Sendable, Equatable {
 
   /// Prunable weights per nonzero weight.
   public var compressionRatio: Double { Double(parameters) / Double(max(1, nonzero)) }
-  /// WeightedLayer multiply-adds per nonzero multiply-add over the whole model.
+  /// Dense FLOPs per sparse FLOP over the whole model.
   public var theoreticalSpeedup: Double { Double(denseFLOPs) / Double(max(1, sparseFLOPs)) }
 
   /// Prunable weights (biases excluded).

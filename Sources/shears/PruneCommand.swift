@@ -9,8 +9,9 @@ struct PruneCommand: ParsableCommand {
     discussion: """
       Pruning is cumulative, as in torch.nn.utils.prune: only weights still kept compete, and a \
       fraction applies to their number (round half to even). Ties go lowest index first. \
-      Structured criteria (neuron-l2, activation, apoz, redundancy, taylor --structured) remove \
-      whole neurons; --shrink then removes them physically.
+      Structured criteria (neuron-l2, filter-l1, activation, apoz, redundancy, taylor \
+      --structured) remove whole neurons, or filters of a convolution; --shrink then removes them \
+      physically.
       """)
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to prune (safetensors).", valueName: "PATH"))
@@ -20,7 +21,7 @@ struct PruneCommand: ParsableCommand {
   @OptionGroup var amountOptions: AmountOptions
   @OptionGroup var dataOptions: DataOptions
 
-  @Flag(name: .long, help: "Remove pruned neurons physically (the outputs stay the same).")
+  @Flag(name: .long, help: "Remove pruned neurons and filters physically (the outputs stay the same).")
   var shrink = false
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to write (safetensors).", valueName: "PATH"))
@@ -38,7 +39,7 @@ struct PruneCommand: ParsableCommand {
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData)
     let outcome = try PruningPipeline.apply(request, to: loaded, context: work.scoringContext(seed: criterionOptions.seed))
-    let pruned = shrink ? outcome.model.shrunk().model : outcome.model
+    let (pruned, removed) = shrink ? outcome.model.shrunk() : (outcome.model, [:])
     let evaluation = Evaluator(model: pruned).evaluate(work.test)
     let shift = request.criterion == .redundancy ? OutputShift(from: loaded, to: outcome.model, on: work.test) : nil
 
@@ -58,10 +59,16 @@ struct PruneCommand: ParsableCommand {
     } else {
       print(result.model.table)
       for layer in outcome.layers {
-        let unit = request.granularity == .neuron ? "neurons" : "weights"
+        let isConvolution = loaded.weightedLayers.contains { $0.index == layer.layerIndex && $0.layer.isConvolution }
+        let unit = request.granularity == .weight ? "weights" : isConvolution ? "filters" : "neurons"
         print(
           "layer \(layer.layerIndex): pruned \(layer.prunedUnits) of \(layer.keptUnitsBefore) \(unit) still kept"
             + (layer.tiesAtCut > 0 ? " (\(layer.tiesAtCut) tied at the cut, lowest index pruned first)" : ""))
+      }
+      for (index, rows) in removed.sorted(by: { $0.key < $1.key }) {
+        guard case .weighted(let layer) = outcome.model.layers[index] else { continue }
+        let unit = layer.isConvolution ? "filters" : "neurons"
+        print("shrink: layer \(index) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
       }
       if let shift {
         print(String(format: "outputs moved: mean |Δlogit| %.5f, max %.5f", shift.meanAbsolute, shift.maximumAbsolute))

@@ -10,17 +10,19 @@ struct CriterionOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "magnitude, random, gradient, taylor, neuron-l2, activation, apoz or redundancy.", valueName: "C"))
+      "magnitude, random, gradient, taylor, neuron-l2, filter-l1, activation, apoz or redundancy.",
+      valueName: "C"))
   var criterion: Criterion
 
   @Option(name: .long, help: "layer: each layer pruned on its own; global: one ranking over all layers.")
   var scope: PruningScope = .layer
 
-  @Flag(name: .long, help: "Score whole neurons with taylor (the neuron criteria always do).")
+  @Flag(name: .long, help: "Score whole neurons or filters with taylor (the neuron criteria always do).")
   var structured = false
 
   @Option(
-    name: .long, help: ArgumentHelp("Prune only these Linear layers, e.g. 0,2 (default: all).", valueName: "LIST"))
+    name: .long,
+    help: ArgumentHelp("Prune only these Linear or Conv2d layers, e.g. 0,2 (default: all).", valueName: "LIST"))
   var layers: String?
 
   @Option(name: .long, help: "Seed for the random criterion.")
@@ -33,7 +35,8 @@ struct CriterionOptions: ParsableArguments {
     guard let layers else { return nil }
     return try layers.split(separator: ",", omittingEmptySubsequences: false).map { field in
       guard let index = Int(field.trimmingCharacters(in: .whitespaces)), index >= 0 else {
-        throw ShearsError("--layers \(layers)", "'\(field)' is not a layer number (the Linear layers are 0, 2, 4, ...)")
+        throw ShearsError(
+          "--layers \(layers)", "'\(field)' is not a layer number (as nn.Sequential numbers them: 0,2 in an MLP)")
       }
       return index
     }

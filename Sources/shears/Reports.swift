@@ -6,6 +6,8 @@ import PruneEngine
 struct ModelReport: Encodable {
   struct Layer: Encodable {
     var name: String
+    /// `linear` or `conv`.
+    var kind: String
     var shape: [Int]
     var params: Int
     var nonzero: Int
@@ -13,6 +15,12 @@ struct ModelReport: Encodable {
     var compressionRatio: Double
     var sparseBytes: Int
     var tiesAtCut: Int
+    /// Neurons or filters, and how many of them have a nonzero weight.
+    var rows: Int
+    var liveRows: Int
+    /// Per sample, at every output position of a convolution.
+    var flopsDense: Int
+    var flopsSparse: Int
   }
 
   var arch: String
@@ -33,8 +41,10 @@ struct ModelReport: Encodable {
     arch = model.architecture.description
     layers = metrics.layers.map {
       Layer(
-        name: $0.name, shape: $0.shape, params: $0.parameters, nonzero: $0.nonzero, sparsity: $0.sparsity,
-        compressionRatio: $0.compressionRatio, sparseBytes: $0.sparseBytes, tiesAtCut: $0.tiesAtCut)
+        name: $0.name, kind: $0.isConvolution ? "conv" : "linear", shape: $0.shape, params: $0.parameters,
+        nonzero: $0.nonzero, sparsity: $0.sparsity, compressionRatio: $0.compressionRatio,
+        sparseBytes: $0.sparseBytes, tiesAtCut: $0.tiesAtCut, rows: $0.rows, liveRows: $0.liveRows,
+        flopsDense: $0.denseFLOPs, flopsSparse: $0.sparseFLOPs)
     }
     params = metrics.parameters
     totalParams = metrics.totalParameters
@@ -48,16 +58,20 @@ struct ModelReport: Encodable {
     theoreticalSpeedup = metrics.theoreticalSpeedup
   }
 
-  /// The per-layer table printed without `--json`.
+  /// The per-layer table printed without `--json`; a model with convolutions gets a last
+  /// column of filters kept (with a nonzero weight) out of the layer's filters.
   var table: String {
-    var lines = ["layer      shape         params   nonzero  sparsity  compression  ties at cut"]
+    let showsFilters = layers.contains { $0.kind == "conv" }
+    let header = "layer      shape         params   nonzero  sparsity  compression  ties at cut"
+    var lines = [header + (showsFilters ? "  filters" : "")]
     for layer in layers {
+      let filters = layer.kind == "conv" ? "  " + "\(layer.liveRows)/\(layer.rows)".leftPadded(to: 7) : ""
       lines.append(
         layer.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
           + layer.shape.map(String.init).joined(separator: "x").padding(toLength: 12, withPad: " ", startingAt: 0)
           + String(
             format: "%8d  %8d  %7.2f%%  %10.1fx  %11d", layer.params, layer.nonzero, layer.sparsity * 100,
-            layer.compressionRatio, layer.tiesAtCut))
+            layer.compressionRatio, layer.tiesAtCut) + filters)
     }
     lines.append(
       "total      " + String(repeating: " ", count: 12)
@@ -73,6 +87,13 @@ struct ModelReport: Encodable {
     count >= 1 << 20
       ? String(format: "%.2f MiB", Double(count) / Double(1 << 20))
       : String(format: "%.1f KiB", Double(count) / 1024)
+  }
+}
+
+extension String {
+  /// The string with spaces in front up to `width` characters.
+  fileprivate func leftPadded(to width: Int) -> String {
+    String(repeating: " ", count: max(0, width - count)) + self
   }
 }
 

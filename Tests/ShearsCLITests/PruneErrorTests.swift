@@ -56,7 +56,7 @@ import Testing
       problem: "no such Linear layer (the model has 0, 2)"),
     BadValue(
       arguments: ["--criterion", "magnitude", "--amount", "0.5", "--layers", "0,x"], subject: "--layers 0,x",
-      problem: "'x' is not a layer number (the Linear layers are 0, 2, 4, ...)", readsData: false),
+      problem: "'x' is not a layer number (as nn.Sequential numbers them: 0,2 in an MLP)", readsData: false),
     BadValue(
       arguments: ["--criterion", "neuron-l2", "--amount", "0.5", "--layers", "2"], subject: "--layers 2",
       problem: "is the output layer; its neurons are the classes and cannot be pruned"),

@@ -11,7 +11,7 @@ enum Calibration {
   /// weight `taylor` take the mean loss.
   static let gradientBatchSize = 64
 
-  /// What one calibration pass measured for one WeightedLayer layer; arrays are empty when the
+  /// What one calibration pass measured for one weighted layer; arrays are empty when the
   /// criterion did not need them or the layer was not asked for.
   struct LayerStatistics {
     /// `[out · in]`: Σ over batches of (batch size / N) · |∂L_batch/∂w|, L_batch the batch's mean
@@ -29,9 +29,9 @@ enum Calibration {
   /// Runs the passes `criterion` needs over the first `context.calibrationSamples` samples.
   ///
   /// - Parameters:
-  ///   - layers: positions among the model's WeightedLayer layers (0 for the first WeightedLayer layer, ...) to
+  ///   - layers: positions among the model's weighted layers (0 for the first weighted layer, ...) to
   ///     gather statistics for; neuron statistics are only gathered for hidden layers.
-  /// - Returns: one entry per WeightedLayer layer of the model, by position.
+  /// - Returns: one entry per weighted layer of the model, by position.
   /// - Throws: `ShearsError` when there is no calibration data, or it does not fit the model.
   /// - Complexity: O(samples · parameters); no allocation inside the batch loop.
   static func measure(
@@ -67,7 +67,7 @@ enum Calibration {
       needsBackward ? network.parameterBuffers.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) } : []
     defer { for buffer in gradients { buffer.deallocate() } }
 
-    // Sums over the samples, per WeightedLayer layer, sized once.
+    // Sums over the samples, per weighted layer, sized once.
     let count = network.layers.count
     var gradientSums = [[Float]](repeating: [], count: count)
     var activationSums = [[Double]](repeating: [], count: count)

@@ -11,6 +11,9 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   case taylor
   /// L2 norm of each output neuron's incoming weights (`ln_structured(n=2, dim=0)`).
   case neuronL2 = "neuron-l2"
+  /// L1 norm (sum of |w|) of each filter of a convolution, or of each neuron's incoming weights
+  /// of a Linear layer (`ln_structured(n=1, dim=0)`; Li et al. 2017).
+  case filterL1 = "filter-l1"
   /// Mean post-ReLU activation of each neuron over a calibration set.
   case activation
   /// Average percentage of zeros of each neuron's post-ReLU output (Hu et al. 2016); high APoZ
@@ -24,7 +27,7 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   public var defaultGranularity: Granularity {
     switch self {
     case .magnitude, .random, .gradient, .taylor: .weight
-    case .neuronL2, .activation, .apoz, .redundancy: .neuron
+    case .neuronL2, .filterL1, .activation, .apoz, .redundancy: .neuron
     }
   }
 
@@ -33,14 +36,14 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
     switch self {
     case .magnitude, .random, .gradient: [.weight]
     case .taylor: [.weight, .neuron]
-    case .neuronL2, .activation, .apoz, .redundancy: [.neuron]
+    case .neuronL2, .filterL1, .activation, .apoz, .redundancy: [.neuron]
     }
   }
 
   /// Whether scoring needs a forward or backward pass over data.
   public var needsData: Bool {
     switch self {
-    case .magnitude, .random, .neuronL2, .redundancy: false
+    case .magnitude, .random, .neuronL2, .filterL1, .redundancy: false
     case .gradient, .taylor, .activation, .apoz: true
     }
   }
@@ -48,8 +51,9 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   /// Whether scores of different layers can be ranked together (`--scope global`).
   ///
   /// Weight scores are comparable across layers, as in `global_unstructured`. Of the neuron
-  /// scores only Taylor's (normalised per layer) and APoZ's (a fraction) are; L2 norms and mean
-  /// activations scale with a layer's fan-in, and redundancy pairs neurons within a layer.
+  /// scores only Taylor's (normalised per layer) and APoZ's (a fraction) are; L2 and L1 norms
+  /// and mean activations scale with a layer's fan-in (Li et al. 2017 also rank filters within
+  /// each layer), and redundancy pairs neurons within a layer.
   public func supportsGlobalScope(_ granularity: Granularity) -> Bool {
     switch (self, granularity) {
     case (_, .weight): true
@@ -63,7 +67,8 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
 public enum Granularity: String, Sendable, Equatable {
   /// Single weights (unstructured pruning).
   case weight
-  /// Whole output neurons: rows of a `[out, in]` weight (structured pruning).
+  /// Whole output neurons or filters: rows of a `[out, in]` weight, output channels of a
+  /// `[filters, channels, kh, kw]` weight (structured pruning).
   case neuron
 }
 
@@ -71,7 +76,8 @@ public enum Granularity: String, Sendable, Equatable {
 public enum PruningScope: String, Sendable, CaseIterable, Equatable {
   /// Each layer is pruned by the same rule on its own (`l1_unstructured` per layer).
   case layer
-  /// One ranking across every selected layer (`global_unstructured`); biases are never pruned.
+  /// One ranking across every selected layer, Linear and Conv2d alike (`global_unstructured`);
+  /// biases are never pruned.
   case global
 }
 

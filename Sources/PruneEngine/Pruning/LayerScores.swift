@@ -1,6 +1,6 @@
 /// Importance scores of one layer's weights or neurons; the lowest are pruned first.
 public struct LayerScores: Sendable, Equatable {
-  /// Position of the WeightedLayer layer in `Model.layers` (its parameters are `\(layerIndex).weight`).
+  /// Position of the weighted layer in `Model.layers` (its parameters are `\(layerIndex).weight`).
   public var layerIndex: Int
   public var granularity: Granularity
   /// One score per weight (row-major, as the weight) or per output neuron.

@@ -37,7 +37,8 @@ public struct LayerPruning: Sendable, Equatable {
 ///
 /// Pruning is cumulative: only entries still kept compete, and a fraction applies to their
 /// number. Ties are broken by lowest flat index (in global scope, layers are concatenated in
-/// order, as `parameters_to_vector` does). Neuron pruning never touches the output layer, whose
+/// order, as `parameters_to_vector` does). Linear and Conv2d layers are treated alike, as
+/// matrices of one row per neuron or filter. Neuron pruning never touches the output layer, whose
 /// neurons are the classes.
 public enum Pruner {
   /// Applies one pruning step to `model` given scores for the layers to prune.
@@ -128,15 +129,20 @@ public enum Pruner {
     let prunable = request.granularity == .neuron ? dense.filter { $0 != outputLayer } : dense
     guard let requested = request.layers else { return prunable }
     for index in requested {
-      guard dense.contains(index) else {
-        let names = dense.map(String.init).joined(separator: ", ")
-        throw ShearsError("--layers \(index)", "no such Linear layer (the model has \(names))")
-      }
+      guard dense.contains(index) else { throw ShearsError("--layers \(index)", noSuchLayer(in: model)) }
       guard prunable.contains(index) else {
         throw ShearsError("--layers \(index)", "is the output layer; its neurons are the classes and cannot be pruned")
       }
     }
     return dense.filter(requested.contains)
+  }
+
+  /// What is wrong with a layer number that names none of `model`'s weighted layers, listing
+  /// them: "no such Linear layer (the model has 0, 2)", or "Linear or Conv2d layer" when the
+  /// model has convolutions.
+  static func noSuchLayer(in model: Model) -> String {
+    let names = model.weightedLayers.map { String($0.index) }.joined(separator: ", ")
+    return "no such \(model.hasConvolutions ? "Linear or Conv2d" : "Linear") layer (the model has \(names))"
   }
 
   /// How many units a fraction or count rule prunes among `kept`.

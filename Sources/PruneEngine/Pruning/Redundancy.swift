@@ -13,6 +13,12 @@
 /// outside it. Biases are not part of the comparison, so the merge is exact for parallel rows
 /// whose biases have the same ratio as their norms (zero biases included) and approximate
 /// otherwise. The cosine with an all-zero row is taken as 0.
+///
+/// Filters of a convolution are rows too (`[filters, channels · k · k]`), and the merge is just
+/// as exact for them: a positively scaled channel stays scaled through ReLU and max pooling
+/// (`max(c·y) = c · max(y)` for `c > 0`), and through the next layer's zero padding. A filter's
+/// outgoing weights are a block of the next layer's columns: its input channel's `k · k` kernel
+/// weights in a next convolution, or its `H · W` flattened features in a next Linear layer.
 public enum Redundancy {
   // MARK: - Scores
 
@@ -47,7 +53,7 @@ public enum Redundancy {
   /// - Parameters:
   ///   - model: the model before the pruning step, whose rows still hold the weights of the
   ///     neurons about to be removed.
-  ///   - layerIndex: position of a WeightedLayer layer followed by ReLU and another WeightedLayer layer.
+  ///   - layerIndex: position of a weighted layer followed by ReLU and another weighted layer.
   ///   - removed: neurons this pruning step removes; twins are chosen among the others, so they
   ///     are still kept after the step.
   /// - Complexity: O(out² · in).
@@ -74,9 +80,9 @@ public enum Redundancy {
   // MARK: - Merge
 
   /// Removes neurons `removed` of the hidden layer `layerIndex` (masks their rows, as the
-  /// `Pruner` does) and adds each one's outgoing weights, its column in the next WeightedLayer layer,
-  /// to its twin's column scaled by `‖w_removed‖ / ‖w_twin‖` (incoming-weight norms), then zeroes
-  /// the removed column.
+  /// `Pruner` does) and adds each one's outgoing weights, its columns in the next weighted layer
+  /// (one column for a neuron, a channel's block of columns for a filter), to its twin's columns
+  /// scaled by `‖w_removed‖ / ‖w_twin‖` (incoming-weight norms), then zeroes the removed columns.
   ///
   /// Exact when each removed row is a positive multiple of its twin's and the biases have the
   /// same ratio (zero biases included); approximate otherwise, as close as the rows are
@@ -96,13 +102,13 @@ public enum Redundancy {
   ///   - original: the model before the pruning step, whose rows give the norms; `nil` when
   ///     `model` still holds the removed rows.
   /// - Returns: the model with the rows masked and the next layer's columns merged.
-  /// - Complexity: O(out · in + removed · next.out).
+  /// - Complexity: O(out · in + removed · next.out · span), span the columns per neuron.
   public static func merge(
     _ model: Model, layerIndex: Int, removed: [Int], twins: [Int?], original: Model? = nil
   ) -> Model {
     let nextIndex = hiddenLayer(of: model, at: layerIndex).nextIndex
     guard case .weighted(var layer) = model.layers[layerIndex], case .weighted(var next) = model.layers[nextIndex] else {
-      preconditionFailure("layer \(layerIndex) is not a hidden WeightedLayer layer")
+      preconditionFailure("layer \(layerIndex) is not a hidden weighted layer")
     }
     let source = hiddenLayer(of: original ?? model, at: layerIndex).layer
     precondition(
@@ -124,10 +130,12 @@ public enum Redundancy {
     layer.setMask(mask)
     let kept = keptRows(layer)
 
-    // Move the removed columns of the next layer onto their twins'.
+    // Move the removed columns of the next layer onto their twins'. Neuron `i` feeds columns
+    // `i · span ..< (i + 1) · span` of every row of the next weight.
     var nextMask = next.keptMask
     let columns = next.inputCount
     let outputs = next.outputCount
+    let span = columns / layer.outputCount
     next.weight.scalars.withUnsafeMutableBufferPointer { weights in
       for neuron in removed {
         if let twin = twins[neuron] {
@@ -135,14 +143,18 @@ public enum Redundancy {
             twin != neuron && !removedSet.contains(twin) && kept[twin] && norms[twin] > 0,
             "twin \(twin) of neuron \(neuron) is not a kept neuron with nonzero weights")
           let scale = Float(norms[neuron] / norms[twin])
-          for row in 0..<outputs where nextMask[row * columns + twin] != 0 {
-            weights[row * columns + twin] += scale * weights[row * columns + neuron]
+          for row in 0..<outputs {
+            for offset in 0..<span where nextMask[row * columns + twin * span + offset] != 0 {
+              weights[row * columns + twin * span + offset] += scale * weights[row * columns + neuron * span + offset]
+            }
           }
         }
-        for row in 0..<outputs { weights[row * columns + neuron] = 0 }
+        for row in 0..<outputs { for offset in 0..<span { weights[row * columns + neuron * span + offset] = 0 } }
       }
     }
-    for neuron in removed { for row in 0..<outputs { nextMask[row * columns + neuron] = 0 } }
+    for neuron in removed {
+      for row in 0..<outputs { for offset in 0..<span { nextMask[row * columns + neuron * span + offset] = 0 } }
+    }
     next.setMask(nextMask)
 
     var merged = model
@@ -184,15 +196,19 @@ public enum Redundancy {
       && model.layers[(index + 1)...].contains { if case .weighted = $0 { true } else { false } }
   }
 
-  /// The WeightedLayer layer at `index`, which must be followed by ReLU and another WeightedLayer layer, and
+  /// The weighted layer at `index`, which must be followed by ReLU and another weighted layer, and
   /// that next layer's position.
   private static func hiddenLayer(of model: Model, at index: Int) -> (layer: WeightedLayer, nextIndex: Int) {
     precondition(index >= 0 && index < model.layers.count, "no layer \(index)")
     guard case .weighted(let dense) = model.layers[index], isHiddenLayer(model, at: index),
       let nextIndex = model.layers[(index + 1)...].firstIndex(where: { if case .weighted = $0 { true } else { false } }),
       case .weighted(let next) = model.layers[nextIndex]
-    else { preconditionFailure("layer \(index) is not a hidden WeightedLayer layer followed by ReLU") }
-    precondition(next.inputCount == dense.outputCount, "layer \(nextIndex) does not take layer \(index)'s outputs")
+    else { preconditionFailure("layer \(index) is not a hidden weighted layer followed by ReLU") }
+    // A next convolution reads k · k weights per channel, a next Linear layer H · W features per
+    // flattened channel: a whole number of columns per row of this layer.
+    precondition(
+      next.inputCount % dense.outputCount == 0 && (!next.isConvolution || next.inputChannels == dense.outputCount),
+      "layer \(nextIndex) does not take layer \(index)'s outputs")
     return (dense, nextIndex)
   }
 }

@@ -23,11 +23,12 @@ public struct ScoringContext: Sendable {
 /// Importance scores of weights or neurons for every criterion; the `Pruner` turns them into
 /// masks.
 public enum Scoring {
-  /// Scores for `layers` (positions in `model.layers` of WeightedLayer layers); higher = more important,
-  /// the lowest are pruned.
+  /// Scores for `layers` (positions in `model.layers` of Linear or Conv2d layers); higher = more
+  /// important, the lowest are pruned.
   ///
   /// Weight scores have one value per weight (row-major, as the weight); neuron scores one per
-  /// output neuron (row of the `[out, in]` weight). Pruned weights and neurons get a score like
+  /// output neuron or filter (row of the `[out, in]` weight, output channel of a convolution).
+  /// Activation statistics of a filter average its channel over output positions and samples. Pruned weights and neurons get a score like
   /// any other (usually 0 for weight-based criteria); the `Pruner` only ranks kept entries.
   ///
   /// - `magnitude`: |w| (Han et al. 2015, "Learning both Weights and Connections for Efficient
@@ -48,6 +49,10 @@ public enum Scoring {
   ///   (Molchanov et al. 2017, §2.2 and "layer-wise ℓ2-normalization").
   /// - `neuron-l2`: L2 norm of each row of the masked weight, as
   ///   `torch.nn.utils.prune.ln_structured(n=2, dim=0)` computes it.
+  /// - `filter-l1`: L1 norm (Σ|w|) of each row of the masked weight, as
+  ///   `ln_structured(n=1, dim=0)` computes it: a convolution's filter over all its input
+  ///   channels and kernel positions (Li et al. 2017, "Pruning Filters for Efficient ConvNets"),
+  ///   or a Linear neuron's incoming weights.
   /// - `activation`: mean post-ReLU output of each neuron over the calibration samples (the
   ///   "mean activation" criterion Molchanov et al. 2017 compare against).
   /// - `apoz`: 1 − APoZ, the fraction of calibration samples on which the neuron's post-ReLU
@@ -60,14 +65,15 @@ public enum Scoring {
   ///   - criterion: what to score by.
   ///   - granularity: `.weight` or `.neuron`; must be one the criterion supports. Neuron scores
   ///     exist only for hidden layers (the output layer's neurons are the classes).
-  ///   - layers: WeightedLayer layer positions, e.g. `[0, 2, 4]`; one `LayerScores` per entry, in order.
+  ///   - layers: positions of weighted layers, e.g. `[0, 2, 4]`; one `LayerScores` per entry, in
+  ///     order.
   ///   - context: calibration data, seed and threads.
   /// - Returns: one `LayerScores` per requested layer.
   /// - Throws: `ShearsError("--criterion X", "needs data: ...")` when a data-driven criterion
-  ///   gets no (or an empty) calibration set; a `ShearsError` for a layer that is not WeightedLayer, the
-  ///   output layer with neuron granularity, a granularity the criterion does not support, or
+  ///   gets no (or an empty) calibration set; a `ShearsError` for a layer that is not a Linear
+  ///   or Conv2d layer, the output layer with neuron granularity, a granularity the criterion does not support, or
   ///   calibration images or labels that do not fit the model.
-  /// - Complexity: O(parameters) for weight-only criteria, O(out² · in) per layer for
+  /// - Complexity: O(parameters) for weight and norm criteria, O(out² · in) per layer for
   ///   `redundancy`, O(samples · parameters) for data-driven ones (one forward pass, plus one
   ///   backward pass for `gradient` and `taylor`).
   public static func scores(
@@ -94,6 +100,7 @@ public enum Scoring {
       case .magnitude: values = dense.weight.scalars.map { abs($0) }
       case .random: values = randomScores(count: dense.weight.count, seed: context.seed, layerIndex: index)
       case .neuronL2: values = Similarity.rowNorms(dense).map { Float($0) }
+      case .filterL1: values = rowL1Norms(dense)
       case .redundancy: values = Redundancy.scores(dense, threads: context.threads)
       case .gradient, .taylor, .activation, .apoz: preconditionFailure("data-driven criteria are handled above")
       }
@@ -103,15 +110,14 @@ public enum Scoring {
 
   // MARK: - Checks
 
-  /// The requested layers with their WeightedLayer parameters and their position among the WeightedLayer layers.
+  /// The requested layers with their parameters and their position among the weighted layers.
   private static func validatedLayers(
     _ layers: [Int], of model: Model, granularity: Granularity
   ) throws -> [(position: Int, index: Int, dense: WeightedLayer)] {
     let dense = model.weightedLayers
     return try layers.map { index in
       guard let position = dense.firstIndex(where: { $0.index == index }) else {
-        let names = dense.map { String($0.index) }.joined(separator: ", ")
-        throw ShearsError("layer \(index)", "no such Linear layer (the model has \(names))")
+        throw ShearsError("layer \(index)", Pruner.noSuchLayer(in: model))
       }
       if granularity == .neuron && position == dense.count - 1 {
         throw ShearsError("layer \(index)", "is the output layer; its neurons are the classes and cannot be scored")
@@ -141,6 +147,18 @@ public enum Scoring {
       return statistics.zeroFraction.map { Float(1 - $0) }
     default:
       preconditionFailure("\(criterion) is not a data-driven criterion")
+    }
+  }
+
+  /// Σ|w| of each row (filter or neuron), summed in double precision.
+  static func rowL1Norms(_ dense: WeightedLayer) -> [Float] {
+    let columns = dense.inputCount
+    return dense.weight.scalars.withUnsafeBufferPointer { weights in
+      (0..<dense.outputCount).map { row in
+        var sum = 0.0
+        for value in weights[(row * columns)..<((row + 1) * columns)] { sum += Double(abs(value)) }
+        return Float(sum)
+      }
     }
   }
 
