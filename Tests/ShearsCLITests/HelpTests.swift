@@ -220,25 +220,25 @@ import Testing
 
       Pruning is cumulative, as in torch.nn.utils.prune: only weights still kept
       compete, and a fraction applies to their number (round half to even). Ties go
-      lowest index first. Structured criteria (neuron-l2, activation, apoz,
-      redundancy, taylor --structured) remove whole neurons; --shrink then removes
-      them physically.
+      lowest index first. Structured criteria (neuron-l2, filter-l1, activation,
+      apoz, redundancy, taylor --structured) remove whole neurons, or filters of a
+      convolution; --shrink then removes them physically.
 
       USAGE: shears prune [<options>] --model <PATH> --criterion <C> --out <PATH>
 
       OPTIONS:
         --model <PATH>          Checkpoint to prune (safetensors).
         --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
-                                activation, apoz or redundancy. (values: magnitude,
-                                random, gradient, taylor, neuron-l2, activation,
-                                apoz, redundancy)
+                                filter-l1, activation, apoz or redundancy. (values:
+                                magnitude, random, gradient, taylor, neuron-l2,
+                                filter-l1, activation, apoz, redundancy)
         --scope <scope>         layer: each layer pruned on its own; global: one
                                 ranking over all layers. (values: layer, global;
                                 default: layer)
-        --structured            Score whole neurons with taylor (the neuron criteria
-                                always do).
-        --layers <LIST>         Prune only these Linear layers, e.g. 0,2 (default:
-                                all).
+        --structured            Score whole neurons or filters with taylor (the
+                                neuron criteria always do).
+        --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
+                                (default: all).
         --seed <seed>           Seed for the random criterion. (default: 1)
         --amount <F>            Fraction of the remaining weights to prune, 0 to 1;
                                 an integer above 1 is a count.
@@ -246,8 +246,8 @@ import Testing
         --alpha <A>             Prune scores below A x the largest score.
         --std <K>               Prune below K x the layer's weight standard deviation.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
-        --shrink                Remove pruned neurons physically (the outputs stay
-                                the same).
+        --shrink                Remove pruned neurons and filters physically (the
+                                outputs stay the same).
         --out <PATH>            Checkpoint to write (safetensors).
         --force                 Allow --out to overwrite the input checkpoint.
         --json                  Print exactly one JSON object on stdout.
@@ -288,8 +288,8 @@ import Testing
         --target-sparsity <S>   Sparsity to reach with --schedule, 0 to 1.
         --criterion <C>         Criterion for --schedule (default magnitude).
                                 (values: magnitude, random, gradient, taylor,
-                                neuron-l2, activation, apoz, redundancy; default:
-                                magnitude)
+                                neuron-l2, filter-l1, activation, apoz, redundancy;
+                                default: magnitude)
         --scope <scope>         layer or global, for --schedule. (values: layer,
                                 global; default: layer)
         --steps <steps>         Pruning steps of --schedule iterative. (default: 3)
@@ -319,16 +319,16 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to sweep (safetensors).
         --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
-                                activation, apoz or redundancy. (values: magnitude,
-                                random, gradient, taylor, neuron-l2, activation,
-                                apoz, redundancy)
+                                filter-l1, activation, apoz or redundancy. (values:
+                                magnitude, random, gradient, taylor, neuron-l2,
+                                filter-l1, activation, apoz, redundancy)
         --scope <scope>         layer: each layer pruned on its own; global: one
                                 ranking over all layers. (values: layer, global;
                                 default: layer)
-        --structured            Score whole neurons with taylor (the neuron criteria
-                                always do).
-        --layers <LIST>         Prune only these Linear layers, e.g. 0,2 (default:
-                                all).
+        --structured            Score whole neurons or filters with taylor (the
+                                neuron criteria always do).
+        --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
+                                (default: all).
         --seed <seed>           Seed for the random criterion. (default: 1)
         --amounts <LIST>        Amounts to prune, e.g. 0,0.5,0.9.
         --finetune-epochs <finetune-epochs>
@@ -357,8 +357,8 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to analyse (safetensors).
         --criterion <C>         Criterion (default magnitude). (values: magnitude,
-                                random, gradient, taylor, neuron-l2, activation,
-                                apoz, redundancy; default: magnitude)
+                                random, gradient, taylor, neuron-l2, filter-l1,
+                                activation, apoz, redundancy; default: magnitude)
         --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --csv <PATH>            Also write the rows as CSV.
