@@ -104,7 +104,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     let name = words.first == "prune" && words.count > 1 ? words[1] : value("criterion")
     let scope = value("scope")
     guard let name, let criterion = Criterion(rawValue: name) else { return (name, scope, nil) }
-    let structured = words.contains("structured") || criterion.defaultGranularity == .neuron
+    // Any granularity but single weights prunes whole rows (neurons or filters).
+    let structured = words.contains("structured") || criterion.defaultGranularity != .weight
     return (name, scope, structured)
   }
 
