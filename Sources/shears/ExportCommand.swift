@@ -77,7 +77,7 @@ struct ExportCommand: ParsableCommand {
       try JSONOutput.print(RecipeExportResult(out: out, bytes: data.count, recipe: recipe))
     } else {
       for layer in recipe.layers {
-        let steps = layer.steps.map { "\($0.method)(amount=\($0.amount))" }
+        let steps = layer.steps.map { "\($0.method)(amount=\($0.amount)" + ($0.n.map { ", n=\($0)" } ?? "") + ")" }
         print(
           layer.name.padding(toLength: 10, withPad: " ", startingAt: 0)
             + String(format: " %7.2f%% pruned  ", layer.sparsity * 100)

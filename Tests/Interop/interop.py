@@ -5,15 +5,19 @@ Each command prints one JSON object on stdout; files are written where the Swift
   train DATA OUT               train nn.Sequential(784-32-16-10) on DATA's training images for a
                                few hundred steps (seed 0), save its state_dict with
                                safetensors.torch.save_file, report test accuracy and loss
-  predict MODEL DATA LOGITS N  load a Shears checkpoint into nn.Sequential(Linear, ReLU, ...) with
-          [COMPACT]            load_state_dict(strict=False), save the logits of the first N test
+  train-lenet5 DATA TEST OUT   the same for LeNet-5 (`lenet5()`), tested on TEST's test images;
+                               also counts the near ties: images whose two largest logits are
+                               within 1e-4, where another float summation order may flip argmax
+  predict MODEL DATA LOGITS N  load a Shears checkpoint into nn.Sequential(Linear, ReLU, ...), or
+          [COMPACT]            `lenet5()` when its first weight is a convolution, with
+                               load_state_dict(strict=False), save the logits of the first N test
                                images; with COMPACT, rebuild the weights from Shears' compact
                                export (bitmask or CSR) and compare them with MODEL's
   prune OUT                    prune a fresh 784-32-10 model with prune.l1_unstructured and save
                                the state_dict (weight_orig, weight_mask)
-  masks MODEL OUT [RECIPE...]  the masks torch.nn.utils.prune computes on MODEL's weights, for the
-                               same steps the Swift test runs in Shears, and the masks each
-                               recipe's own "python" function gives
+  masks MODEL OUT [RECIPE...]  the masks torch.nn.utils.prune computes on MODEL's weights (Linear
+                               and Conv2d layers), for the same steps the Swift test runs in
+                               Shears, and the masks each recipe's own "python" function gives
 """
 
 import gzip
@@ -42,11 +46,14 @@ def idx(folder, name):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def split(folder, prefix):
+def split(folder, prefix, image_shape=None):
+    """Pixels as floats [n, 784] (or [n, *image_shape]) and labels [n]."""
     images = idx(folder, prefix + "-images-idx3-ubyte")
     labels = idx(folder, prefix + "-labels-idx1-ubyte")
     # Shears feeds pixels as Float(x) / 255, a true division in float32.
     x = torch.from_numpy(images.reshape(len(images), -1).copy()).float() / 255
+    if image_shape:
+        x = x.reshape(len(images), *image_shape)
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
@@ -57,6 +64,43 @@ def mlp(widths):
             layers.append(nn.ReLU())
         layers.append(nn.Linear(widths[i], widths[i + 1]))
     return nn.Sequential(*layers)
+
+
+def lenet5():
+    """LeNet-5 as Shears' `--arch lenet5` describes it, with the same module indices."""
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
+def is_convolutional(state):
+    first = state.get("0.weight", state.get("0.weight_orig"))
+    return first is not None and first.dim() == 4
+
+
+def weighted_modules(state):
+    """An nn.Linear or nn.Conv2d for each i.weight (or i.weight_orig) of a state dict, holding
+    its weight and bias, in an nn.ModuleDict named by index ("0", "3", ...) as nn.Sequential names
+    them: what torch.nn.utils.prune and a recipe's function work on, without a forward pass."""
+    modules = nn.ModuleDict()
+    names = sorted({int(k.split(".")[0]) for k in state if k.split(".")[0].isdigit()})
+    for i in names:
+        weight = state.get(f"{i}.weight", state.get(f"{i}.weight_orig"))
+        if weight.dim() == 4:
+            module = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[2:]))
+        else:
+            module = nn.Linear(weight.shape[1], weight.shape[0])
+        with torch.no_grad():
+            module.weight.copy_(weight)
+            module.bias.copy_(state[f"{i}.bias"])
+        modules[str(i)] = module
+    return modules
+
+
+def near_ties(logits, tolerance=1e-4):
+    """Images whose two largest logits are within tolerance."""
+    top = logits.topk(2, dim=1).values
+    return int(((top[:, 0] - top[:, 1]) <= tolerance).sum())
 
 
 def widths_of(state):
@@ -94,6 +138,32 @@ def train(data, out):
     }
 
 
+def train_lenet5(data, test, out):
+    torch.manual_seed(0)
+    x, y = split(data, "train", (1, 28, 28))
+    tx, ty = split(test, "t10k", (1, 28, 28))
+    model = lenet5()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    for step in range(200):
+        batch = torch.randint(0, len(x), (64,), generator=generator)
+        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        logits = model(tx)
+    correct = int((logits.argmax(1) == ty).sum())
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    return {
+        "accuracy": correct / len(ty),
+        "correct": correct,
+        "samples": len(ty),
+        "loss": float(nn.functional.cross_entropy(logits.double(), ty)),
+        "near_ties": near_ties(logits),
+    }
+
+
 def compact_state(path):
     """Dense weights and biases rebuilt from Shears' compact form, with numpy only."""
     tensors = load_numpy(path)
@@ -106,7 +176,8 @@ def compact_state(path):
         if not key.endswith(".weight.encoding"):
             continue
         name = key[: -len(".encoding")]
-        rows, cols = (int(v) for v in metadata[name + ".shape"].split(","))
+        shape = [int(v) for v in metadata[name + ".shape"].split(",")]
+        rows, cols = shape[0], int(np.prod(shape[1:]))
         if encoding == "dense":
             state[name] = tensors[name]
             continue
@@ -120,7 +191,7 @@ def compact_state(path):
                 mask[row * cols + indices[indptr[row] : indptr[row + 1]]] = True
         dense = np.zeros(rows * cols, dtype=np.float32)
         dense[mask] = values
-        state[name] = dense.reshape(rows, cols)
+        state[name] = dense.reshape(shape)
     for key, value in tensors.items():
         if key.endswith(".bias"):
             state[key] = value
@@ -129,9 +200,10 @@ def compact_state(path):
 
 def predict(model_path, data, logits_path, count, compact=None):
     state = load_file(model_path)
-    model = mlp(widths_of(state))
+    convolutional = is_convolutional(state)
+    model = lenet5() if convolutional else mlp(widths_of(state))
     result = model.load_state_dict(state, strict=False)
-    tx, _ = split(data, "t10k")
+    tx, _ = split(data, "t10k", (1, 28, 28) if convolutional else None)
     with torch.no_grad():
         logits = model(tx[:count])
     save_file({"logits": logits.contiguous()}, logits_path)
@@ -163,46 +235,49 @@ def prune_torch(out):
 def masks(model_path, out, recipes):
     """Masks after each step, named like 'layer.1/0' (scope, step, module index)."""
     state = load_file(model_path)
-    widths = widths_of(state)
-    linear = list(range(0, 2 * (len(widths) - 1), 2))
+    layers = sorted(int(i) for i in weighted_modules(state))
+    hidden = layers[:-1]  # Shears never removes output neurons: they are the classes
+    convolutions = [i for i in layers if state[f"{i}.weight"].dim() == 4]
     found = {}
 
-    def fresh():
-        model = mlp(widths)
-        model.load_state_dict(state, strict=False)
-        return model
-
-    def record(name, model, indices):
-        for i in indices:
-            mask = getattr(model[i], "weight_mask", torch.ones_like(model[i].weight))
+    def record(name, model):
+        for i in layers:
+            module = model[str(i)]
+            mask = getattr(module, "weight_mask", torch.ones_like(module.weight))
             found[f"{name}/{i}"] = mask.contiguous().float()
 
-    model = fresh()
+    model = weighted_modules(state)
     for step, amount in enumerate([0.3, 0.5]):
-        for i in linear:
-            prune.l1_unstructured(model[i], "weight", amount=amount)
-        record(f"layer.{step}", model, linear)
+        for i in layers:
+            prune.l1_unstructured(model[str(i)], "weight", amount=amount)
+        record(f"layer.{step}", model)
 
-    model = fresh()
+    model = weighted_modules(state)
     for step, amount in enumerate([0.4, 0.5]):
         prune.global_unstructured(
-            [(model[i], "weight") for i in linear], pruning_method=prune.L1Unstructured, amount=amount)
-        record(f"global.{step}", model, linear)
+            [(model[str(i)], "weight") for i in layers], pruning_method=prune.L1Unstructured, amount=amount)
+        record(f"global.{step}", model)
 
-    model = fresh()
-    hidden = linear[:-1]  # Shears never removes output neurons: they are the classes
+    model = weighted_modules(state)
     for step, amount in enumerate([0.25, 0.5]):
         for i in hidden:
-            prune.ln_structured(model[i], "weight", amount=amount, n=2, dim=0)
-        record(f"neuron.{step}", model, linear)
+            prune.ln_structured(model[str(i)], "weight", amount=amount, n=2, dim=0)
+        record(f"neuron.{step}", model)
+
+    # Li et al. 2017: filters ranked by the L1 norm, on the convolutions only.
+    model = weighted_modules(state)
+    for step, amount in enumerate([0.25, 0.5]):
+        for i in convolutions:
+            prune.ln_structured(model[str(i)], "weight", amount=amount, n=1, dim=0)
+        record(f"filter.{step}", model)
 
     for number, path in enumerate(recipes):
         with open(path) as f:
             recipe = json.load(f)
         namespace = {}
         exec(recipe["python"], namespace)
-        model = namespace["apply_shears_recipe"](fresh(), path)
-        record(f"recipe.{number}", model, linear)
+        model = namespace["apply_shears_recipe"](weighted_modules(state), path)
+        record(f"recipe.{number}", model)
 
     save_file(found, out)
     return {"masks": sorted(found)}
@@ -212,6 +287,8 @@ def main(argv):
     command, args = argv[1], argv[2:]
     if command == "train":
         result = train(*args)
+    elif command == "train-lenet5":
+        result = train_lenet5(*args)
     elif command == "predict":
         result = predict(args[0], args[1], args[2], int(args[3]), args[4] if len(args) > 4 else None)
     elif command == "prune":

@@ -11,7 +11,7 @@ import Testing
 
 /// A seeded mutation test of checkpoint loading (GUIDE section 4: files are untrusted).
 ///
-/// Three real files are mutated in memory — bit flips, bytes replaced by boundary values,
+/// Six real files (MLPs and conv nets) are mutated in memory — bit flips, bytes replaced by boundary values,
 /// truncations, changed header lengths, and edits of the header's JSON tokens (numbers, names,
 /// dtypes, metadata values replaced, deleted, duplicated or swapped, with the length prefix
 /// usually fixed up so the edit reaches the checks behind the JSON parser) — and every result
@@ -153,7 +153,56 @@ struct FuzzSeed {
       FuzzSeed(name: "shears", bytes: try shearsCheckpoint()),
       FuzzSeed(name: "pytorch", bytes: pytorchStateDict()),
       FuzzSeed(name: "compact", bytes: try compactCheckpoint()),
+      FuzzSeed(name: "shears-conv", bytes: try shearsConvolutionCheckpoint()),
+      FuzzSeed(name: "pytorch-conv", bytes: pytorchConvolutionStateDict()),
+      FuzzSeed(name: "compact-conv", bytes: try compactConvolutionCheckpoint()),
     ]
+  }
+
+  /// A small conv net pruned and saved by Shears, with rewind weights and `arch` metadata.
+  static func shearsConvolutionCheckpoint() throws -> [UInt8] {
+    let architecture = try Architecture(parsing: "cnn:1x8x8-conv2k3-pool2-conv3k3-fc4-fc2")
+    var generator = SeededGenerator(seed: 13)
+    var model = Model(architecture: architecture, generator: &generator)
+    let rewind = Model(architecture: architecture, generator: &generator)
+    prune(&model, layer: 0) { $0 % 3 == 0 }
+    prune(&model, layer: 3) { $0 / 18 == 1 }
+    let metadata = CheckpointMetadata(history: ["train epochs=1 seed=3"], rewindEpoch: 0)
+    return try Checkpoint.file(for: model, metadata: metadata, rewind: rewind, subject: "seed").encoded
+  }
+
+  /// `safetensors.torch.save_file` of a small PyTorch conv net without metadata, its first
+  /// Conv2d pruned by `torch.nn.utils.prune` (`weight_orig`, float `weight_mask`): the layout
+  /// Shears infers from the layers' positions.
+  static func pytorchConvolutionStateDict() -> [UInt8] {
+    func entries(_ index: Int, _ shape: [Int], pruned: Bool = false) -> [SafetensorsFile.Entry] {
+      let count = shape.reduce(1, *)
+      let weight = Tensor(shape: shape, scalars: (0..<count).map { Float($0 % 13) / 8 - 0.75 })
+      let bias = Tensor(shape: [shape[0]], scalars: (0..<shape[0]).map { Float($0) / 4 })
+      guard pruned else {
+        return [.init(name: "\(index).weight", tensor: weight), .init(name: "\(index).bias", tensor: bias)]
+      }
+      let mask = Tensor(shape: shape, scalars: (0..<count).map { Float($0 % 2) })
+      return [
+        .init(name: "\(index).weight_orig", tensor: weight), .init(name: "\(index).weight_mask", tensor: mask),
+        .init(name: "\(index).bias", tensor: bias),
+      ]
+    }
+    let file = SafetensorsFile(
+      entries: entries(0, [2, 1, 3, 3], pruned: true) + entries(3, [3, 2, 3, 3]) + entries(6, [4, 3])
+        + entries(8, [2, 4]))
+    return file.encoded
+  }
+
+  /// The compact form of a conv net: a CSR conv layer, a bitmask conv layer, a dense Linear one.
+  static func compactConvolutionCheckpoint() throws -> [UInt8] {
+    var generator = SeededGenerator(seed: 14)
+    var model = Model(architecture: try Architecture(parsing: "cnn:4x8x8-conv8k5-conv3k3-fc5"), generator: &generator)
+    prune(&model, layer: 0) { $0 % 100 != 0 }
+    prune(&model, layer: 2) { $0 % 2 == 0 }
+    let (file, layers) = try CompactCheckpoint.file(for: model, metadata: CheckpointMetadata(), subject: "seed")
+    precondition(layers.map(\.encoding) == [.csr, .bitmask, .dense], "\(layers)")
+    return file.encoded
   }
 
   /// A small pruned model as `Checkpoint.save` writes it: masks, rewind weights, full metadata
@@ -217,7 +266,7 @@ struct FuzzSeed {
     return file.encoded
   }
 
-  /// Prunes the weights of Linear layer `layer` whose index satisfies `pruned`.
+  /// Prunes the weights of weighted layer `layer` whose index satisfies `pruned`.
   static func prune(_ model: inout Model, layer: Int, where pruned: (Int) -> Bool) {
     guard case .weighted(var dense) = model.layers[layer] else { return }
     dense.setMask((0..<dense.weight.count).map { pruned($0) ? 0 : 1 })
@@ -250,7 +299,9 @@ struct Mutator {
     "\"data_offsets\"", "\"format\"", "\"arch\"", "\"accuracy\"", "\"history\"", "\"rewind_epoch\"",
     "\"shears-1\"", "\"shears-compact-1\"", "\"dense\"", "\"bitmask\"", "\"csr\"", "\"64,4\"", "\"4,64\"", "\"1,1\"",
     "\"0,5\"", "\"-1,4\"", "\"99999999,4\"", "\"4,1048576\"", "\"mlp:6-5-4-3\"", "\"mlp:6-4\"", "\"mlp:0\"", "\"nan\"",
-    "\"[]\"", "\"[1]\"", "\"[\\\"x\\\"]\"", "\"\\u0000\"", "\"\\ud800\"", "\"é\"", "\"0.5\"", "\"-1\"", "\"3\"",
+    "\"[]\"", "\"[1]\"", "\"3.weight\"", "\"6.weight\"", "\"3.weight_mask\"", "\"lenet5\"",
+    "\"cnn:1x8x8-conv2k3-pool2-conv3k3-fc4-fc2\"", "\"cnn:1x8x8-conv2k3s2p1-fc4\"", "\"2,1,3,3\"", "\"8,4,5,5\"",
+    "\"8,100\"", "\"[\\\"x\\\"]\"", "\"\\u0000\"", "\"\\ud800\"", "\"é\"", "\"0.5\"", "\"-1\"", "\"3\"",
   ]
 
   static let structures: [String] = [

@@ -6,7 +6,7 @@ import Testing
 // MARK: - Helpers
 
 /// Runs `body` with a fresh empty folder that is removed afterwards.
-private func withTemporaryFolder(_ body: (String) throws -> Void) throws {
+func withTemporaryFolder(_ body: (String) throws -> Void) throws {
   let path = NSTemporaryDirectory() + "shears-checkpoint-\(UUID().uuidString)"
   try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
   defer { try? FileManager.default.removeItem(atPath: path) }
@@ -37,7 +37,7 @@ private func temporaryFiles(in folder: String) throws -> [String] {
 }
 
 /// Expects `body` to throw a one-line `ShearsError` that names `path` and contains `fragment`.
-private func expectError(naming path: String, containing fragment: String, _ body: () throws -> Void) {
+func expectError(naming path: String, containing fragment: String, _ body: () throws -> Void) {
   let error = #expect(throws: ShearsError.self) { try body() }
   guard let description = error?.description else { return }
   #expect(description.contains(path), "\(description)")
@@ -184,7 +184,7 @@ private func member(_ name: String = "a", dtype: String = "F32", shape: String =
 /// A JSON object of header members.
 private func header(_ members: String...) -> String { "{" + members.joined(separator: ",") + "}" }
 
-private func zeros(_ count: Int) -> [UInt8] { [UInt8](repeating: 0, count: count) }
+func zeros(_ count: Int) -> [UInt8] { [UInt8](repeating: 0, count: count) }
 
 /// A malformed file and a fragment of the error it must give.
 struct InvalidFile: Sendable, CustomTestStringConvertible {
@@ -286,7 +286,7 @@ struct InvalidModel: Sendable, CustomTestStringConvertible {
     .init(
       "mask of wrong shape", first + [.init(name: "0.weight_mask", dtype: .u8, shape: [5], bytes: zeros(5))],
       "0.weight_mask has shape [5]"),
-    .init("no layers", [.init(name: "embedding", tensor: Tensor(shape: [2]))], "no Linear layer"),
+    .init("no layers", [.init(name: "embedding", tensor: Tensor(shape: [2]))], "no Linear or Conv2d layer"),
     .init(
       "arch disagrees", first, metadata: ["arch": "mlp:6-4"],
       "metadata arch mlp:6-4 does not match the tensors: 0.weight has shape [5, 6], expected [4, 6]"),

@@ -252,7 +252,7 @@ enum CompactDamage: String, CaseIterable, CustomTestStringConvertible, Sendable 
     switch self {
     case .missingEncoding: "tensor '0.weight.values' has no 0.weight.encoding in the metadata"
     case .unknownEncoding: "metadata 2.weight.encoding 'rle' is not dense, bitmask or csr"
-    case .badShape: "metadata 0.weight.shape '16x784' is not two positive integers out,in"
+    case .badShape: "metadata 0.weight.shape '16x784' is not positive integers out,in or filters,channels,kh,kw"
     case .hugeShape: "compact layers would expand to"
     case .bitmaskCountsDisagree: "2.weight.bitmask keeps 3 weights but there are 2 values"
     case .bitmaskTooLong: "2.weight.bitmask is U8 [21], expected U8 [20]"
@@ -339,7 +339,7 @@ enum CompactDamage: String, CaseIterable, CustomTestStringConvertible, Sendable 
     #expect(run.stderr.isEmpty, "\(run)")
     let json = try jsonObject(run)
     #expect(json["kind"] as? String == "tensors")
-    #expect(json["reason"] as? String == "no Linear layer tensors (0.weight, 0.bias, ...)")
+    #expect(json["reason"] as? String == "no Linear or Conv2d layer tensors (0.weight, 0.bias, ...)")
     #expect(json["file_bytes"] as? Int == fileBytes(path)?.count)
     #expect(json["metadata"] as? [String: String] == ["format": "pt"])
     let tensors = try #require(json["tensors"] as? [[String: Any]])
@@ -388,7 +388,7 @@ enum CompactDamage: String, CaseIterable, CustomTestStringConvertible, Sendable 
     let run = try shears("info", "--model", path)
     try requireSuccess(run)
     let lines = run.stdoutLines
-    let reason = "no Linear layer tensors (0.weight, 0.bias, ...)"
+    let reason = "no Linear or Conv2d layer tensors (0.weight, 0.bias, ...)"
     #expect(
       lines.first == "\(path): 4 tensors, 0.9 KiB; not an MLP Shears can run (\(reason)), so tensor statistics only")
     #expect(lines.dropFirst().first == "metadata  format=pt")

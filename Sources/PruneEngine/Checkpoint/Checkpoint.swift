@@ -1,11 +1,15 @@
 /// Saving and loading models as safetensors checkpoints that PyTorch reads as the state dict of
-/// `nn.Sequential(Linear, ReLU, Linear, ...)`.
+/// the same `nn.Sequential`: `Linear, ReLU, Linear, ...` for an MLP, `Conv2d, ReLU, MaxPool2d,
+/// ..., Flatten, Linear, ...` for a convolutional network.
 ///
-/// Linear layer `i` (at 0, 2, 4, ...) is stored as `i.weight` (`F32 [out, in]`) and `i.bias`
-/// (`F32 [out]`); metadata is described by `CheckpointMetadata`. Loading infers the MLP from the
-/// chain of weight shapes, accepts PyTorch's pruned form (`i.weight_orig` with `i.weight_mask`)
-/// and Shears' compact form (`CompactCheckpoint`), and ignores any other tensors. Files of other
-/// architectures are described, not loaded, through `MappedSafetensorsFile`.
+/// Weighted layer `i` (its index in `nn.Sequential`, ReLU, pooling and Flatten counted) is
+/// stored as `i.weight` (`F32`, `[out, in]` or `[filters, channels, kh, kw]`) and `i.bias`
+/// (`F32 [out]`), with `i.weight_mask` (`U8`, the weight's shape) when it is pruned; metadata is
+/// described by `CheckpointMetadata`. Loading takes the architecture from the `arch` metadata or
+/// infers it from the tensors' positions and shapes (`plan`), accepts PyTorch's pruned form
+/// (`i.weight_orig` with `i.weight_mask`) and Shears' compact form (`CompactCheckpoint`), and
+/// ignores any other tensors. Files of other architectures are described, not loaded, through
+/// `MappedSafetensorsFile`.
 public enum Checkpoint {
   /// Writes a model and its metadata atomically (see `writeAtomically(_:to:)`).
   ///
@@ -48,10 +52,10 @@ public enum Checkpoint {
   /// the weights it prunes are zeroed. A file in the compact form (`CompactCheckpoint`) is
   /// expanded to dense weights and masks. If the file has `arch` metadata it must agree with
   /// the tensors.
-  /// - Throws: `ShearsError` naming `path`: the file is unreadable or not valid safetensors,
-  ///   Linear layers are not at 0, 2, 4, ..., a weight or bias is missing or has the wrong shape,
-  ///   the shapes do not chain, the compact form is inconsistent, or the metadata is malformed
-  ///   or disagrees.
+  /// - Throws: `ShearsError` naming `path`: the file is unreadable or not valid safetensors, no
+  ///   architecture can be read from the tensors (see `plan`), a weight, bias or mask is missing
+  ///   or has the wrong shape, the compact form is inconsistent, or the metadata is malformed or
+  ///   disagrees with the tensors.
   public static func load(from path: String) throws -> (model: Model, metadata: CheckpointMetadata) {
     let loaded = try loadWithRewind(from: path)
     return (loaded.model, loaded.metadata)
@@ -136,14 +140,11 @@ public enum Checkpoint {
 
   /// The architecture that tensors of these names and shapes form, and where each weighted
   /// layer's tensors are, checked: every weight, bias and mask present with the shape the
-  /// architecture gives it.
+  /// architecture gives it, and no `i.*` tensor left over.
   ///
   /// The architecture is `declared` (the file's `arch` metadata) when given. Otherwise it is
-  /// inferred: 2-D weights at 0, 2, 4, ... form an MLP; a file with 4-D (convolution) weights
-  /// is read as PyTorch's usual `nn.Sequential` of `Conv2d(stride 1, no padding), ReLU,
-  /// [MaxPool2d(2)]` blocks, a `Flatten`, and `Linear` layers with ReLU between, the layers'
-  /// positions telling whether a pool sits between two of them, on square images of the size
-  /// that makes the flattened features fit the first Linear layer.
+  /// inferred: 2-D weights at 0, 2, 4, ... form an MLP (`inferMLP`); a file with 4-D weights is
+  /// read as a PyTorch convolutional `nn.Sequential` (`inferConvolutional`).
   static func plan(_ shapes: [String: [Int]], declared: Architecture?, subject: String) throws -> (
     architecture: Architecture, layers: [LayerPlan]
   ) {
@@ -156,20 +157,25 @@ public enum Checkpoint {
       }
     }
     let sortedIndices = indices.sorted()
-    guard !sortedIndices.isEmpty else { throw ShearsError(subject, "no Linear layer tensors (0.weight, 0.bias, ...)") }
+    guard !sortedIndices.isEmpty else {
+      throw ShearsError(subject, "no Linear or Conv2d layer tensors (0.weight, 0.bias, ...)")
+    }
     func weightName(_ index: Int) -> String {
       shapes["\(index).weight"] != nil ? "\(index).weight" : "\(index).weight_orig"
     }
     let architecture: Architecture
     if let declared {
       architecture = declared
-    } else if sortedIndices.contains(where: { shapes[weightName($0)]?.count == 4 }) {
-      architecture = try inferConvolutional(sortedIndices, shapes: sortedIndices.map { shapes[weightName($0)] }, subject: subject)
     } else {
-      architecture = try inferMLP(sortedIndices, shapes: sortedIndices.map { shapes[weightName($0)] }, subject: subject)
+      let weights = sortedIndices.map { shapes[weightName($0)] }
+      architecture =
+        try weights.contains(where: { $0?.count == 4 })
+        ? inferConvolutional(sortedIndices, shapes: weights, subject: subject)
+        : inferMLP(sortedIndices, shapes: weights, subject: subject)
     }
     do {
-      let plans = try layerPlans(shapes, indices: indices, architecture: architecture, weightName: weightName, subject: subject)
+      let plans = try layerPlans(
+        shapes, indices: indices, architecture: architecture, weightName: weightName, subject: subject)
       return (architecture, plans)
     } catch let error as ShearsError where declared != nil {
       throw ShearsError(subject, "metadata arch \(architecture) does not match the tensors: \(error.problem)")
@@ -201,8 +207,9 @@ public enum Checkpoint {
       let weight = weightName(index)
       guard let weightShape = shapes[weight] else { throw ShearsError(subject, "missing \(index).weight") }
       guard weightShape == expected else {
+        let layer = kind == .linear ? "Linear" : "Conv2d"
         throw ShearsError(
-          subject, "\(weight) has shape \(weightShape), expected \(expected) (\(kind == .linear ? "Linear" : "Conv2d") layer of \(architecture))")
+          subject, "\(weight) has shape \(weightShape), expected \(expected) (\(layer) layer of \(architecture))")
       }
       let maskName = "\(index).weight_mask"
       if let maskShape = shapes[maskName], maskShape != weightShape {
@@ -213,7 +220,11 @@ public enum Checkpoint {
       guard biasShape == [weightShape[0]] else {
         throw ShearsError(subject, "\(bias) has shape \(biasShape), expected [\(weightShape[0])]")
       }
-      plans.append(LayerPlan(index: index, kind: kind, weight: weight, mask: shapes[maskName] == nil ? nil : maskName, bias: bias))
+      plans.append(
+        LayerPlan(index: index, kind: kind, weight: weight, mask: shapes[maskName] == nil ? nil : maskName, bias: bias))
+    }
+    if let stray = indices.filter({ $0 >= architecture.steps.count }).min() {
+      throw ShearsError(subject, "\(stray).* tensors belong to no layer of \(architecture)")
     }
     return plans
   }
@@ -235,46 +246,96 @@ public enum Checkpoint {
         widths = [shape[1]]
       } else if shape[1] != widths.last {
         throw ShearsError(
-          subject, "\(index).weight takes \(shape[1]) inputs but layer \(indices[position - 1]) has \(widths.last ?? 0) outputs")
+          subject,
+          "\(index).weight takes \(shape[1]) inputs but layer \(indices[position - 1]) has \(widths.last ?? 0) outputs")
       }
       widths.append(shape[0])
     }
     return .mlp(widths: widths)
   }
 
-  /// A convolutional network read from the positions and shapes of its weights (see `plan`).
+  /// Largest image side `inferConvolutional` tries.
+  private static let largestInferredImageSide = 4096
+
+  /// A convolutional network read from the positions and shapes of its weights, as PyTorch
+  /// numbers the modules of `nn.Sequential(Conv2d, ReLU, [MaxPool2d(2)], ..., Flatten, Linear,
+  /// ReLU, ..., Linear)`.
+  ///
+  /// A state dict holds only the weights, so the modules between two weighted layers are read
+  /// from the gap between their indices: after a Conv2d, 2 means ReLU, 3 means ReLU and
+  /// MaxPool2d(2) (or ReLU and Flatten before a Linear layer), 4 means ReLU, MaxPool2d(2) and
+  /// Flatten; Linear layers have ReLU between them. Convolutions are taken to have stride 1 and
+  /// no padding, and the input to be square images of the smallest side that makes the
+  /// flattened features fit the first Linear layer (28 for LeNet-5). A file of any other layout
+  /// needs `arch` metadata.
   private static func inferConvolutional(_ indices: [Int], shapes: [[Int]?], subject: String) throws -> Architecture {
-    let problem = "cannot tell the layers between the tensors; give the file arch metadata (as lenet5)"
-    guard indices.first == 0, let first = shapes.first ?? nil, first.count == 4 else {
-      throw ShearsError(subject, "a convolutional network must start with a Conv2d at 0.weight")
+    guard indices.first == 0, shapes.first??.count == 4 else {
+      throw ShearsError(subject, "a convolutional network must start with a Conv2d weight at 0.weight")
     }
     var steps: [Architecture.Step] = []
+    var linearInputs: Int?
     for (position, (index, shape)) in zip(indices, shapes).enumerated() {
-      guard let shape, shape.allSatisfy({ $0 > 0 }) else { throw ShearsError(subject, "missing \(index).weight") }
-      let gap = position + 1 < indices.count ? indices[position + 1] - index : 1
-      let nextIsLinear = position + 1 < indices.count && shapes[position + 1]?.count == 2
-      switch (shape.count, nextIsLinear, gap) {
-      case (4, false, 2): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu]
-      case (4, false, 3): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .maxPool(size: 2)]
-      case (4, true, 3): steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .flatten]
-      case (4, true, 4):
-        steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0), .relu, .maxPool(size: 2), .flatten]
-      case (2, _, 2): steps += [.linear(outputs: shape[0]), .relu]
-      case (2, _, 1) where position == indices.count - 1: steps.append(.linear(outputs: shape[0]))
-      default: throw ShearsError(subject, problem)
+      guard let shape else { throw ShearsError(subject, "missing \(index).weight") }
+      guard shape.allSatisfy({ $0 > 0 }) else {
+        throw ShearsError(subject, "\(index).weight has shape \(shape), with an empty dimension")
       }
-      guard shape.count == 2 || shape[2] == shape[3] else { throw ShearsError(subject, "\(index).weight has a non-square kernel \(shape)") }
-    }
-    guard case .linear = steps.last else { throw ShearsError(subject, problem) }
-    // The image size that makes the flattened features fit the first Linear layer.
-    guard let linearInputs = shapes.first(where: { $0?.count == 2 })??[1] else { throw ShearsError(subject, problem) }
-    for size in 1...1024 {
-      let candidate = Architecture(inputShape: [first[1], size, size], steps: steps)
-      if let flat = try? candidate.shapes().first(where: { $0.count == 1 }), flat == [linearInputs] {
-        return candidate
+      let next = position + 1 < indices.count ? indices[position + 1] : nil
+      switch shape.count {
+      case 4:
+        guard linearInputs == nil else {
+          throw ShearsError(
+            subject, "\(index).weight is a Conv2d weight after a Linear layer; give the file arch metadata")
+        }
+        guard shape[2] == shape[3] else {
+          throw ShearsError(subject, "\(index).weight has a non-square kernel \(shape)")
+        }
+        guard let next else {
+          throw ShearsError(
+            subject, "\(index).weight is a Conv2d weight but the last layer must be Linear (class scores)")
+        }
+        let beforeLinear = shapes[position + 1]?.count == 2
+        let between: [Architecture.Step]
+        switch (next - index, beforeLinear) {
+        case (2, false): between = [.relu]
+        case (3, false): between = [.relu, .maxPool(size: 2)]
+        case (3, true): between = [.relu, .flatten]
+        case (4, true): between = [.relu, .maxPool(size: 2), .flatten]
+        default:
+          throw ShearsError(
+            subject,
+            "cannot tell the layers between \(index).weight and \(next).weight (expected Conv2d, ReLU, "
+              + "[MaxPool2d(2)], [Flatten]); give the file arch metadata (as lenet5)")
+        }
+        steps += [.conv(filters: shape[0], kernel: shape[2], stride: 1, padding: 0)] + between
+      case 2:
+        linearInputs = linearInputs ?? shape[1]
+        steps.append(.linear(outputs: shape[0]))
+        guard let next else { break }
+        guard next - index == 2 else {
+          throw ShearsError(
+            subject,
+            "cannot tell the layers between \(index).weight and \(next).weight (expected Linear, ReLU, Linear); "
+              + "give the file arch metadata")
+        }
+        steps.append(.relu)
+      default:
+        throw ShearsError(
+          subject, "\(index).weight has shape \(shape), expected [filters, channels, kh, kw] or [outputs, inputs]")
       }
     }
-    throw ShearsError(subject, "no square image size makes the convolutions' outputs fit \(linearInputs) Linear inputs")
+    guard let linearInputs, let channels = shapes.first??[1] else {
+      throw ShearsError(subject, "no Linear layer after the convolutions")
+    }
+    // The flattened size never shrinks as the image grows: stop once it is past the target.
+    for side in 1...largestInferredImageSide {
+      let candidate = Architecture(inputShape: [channels, side, side], steps: steps)
+      guard let flat = try? candidate.shapes().first(where: { $0.count == 1 })?.first else { continue }
+      if flat == linearInputs { return candidate }
+      if flat > linearInputs { break }
+    }
+    throw ShearsError(
+      subject,
+      "no square image makes the convolutions' outputs fit the \(linearInputs) inputs of the first Linear layer")
   }
 
   /// The model whose weighted layers are the `i.weight`/`i.bias` pairs of a file, in the

@@ -1,11 +1,14 @@
 /// The compact form of a checkpoint (`shears export --format compact`): a safetensors file in
-/// which each pruned Linear layer keeps only its kept weights, with their positions as a packed
-/// bitmask or in CSR form, whichever is smaller. `Checkpoint.load` reads it back to the same
-/// dense weights and masks.
+/// which each pruned Linear or Conv2d layer keeps only its kept weights, with their positions as
+/// a packed bitmask or in CSR form, whichever is smaller. `Checkpoint.load` reads it back to the
+/// same dense weights and masks.
 ///
-/// Tensors of Linear layer `i` (weights of shape `[out, in]`, `n = out x in`, `k` kept):
+/// A layer's weight is seen as the matrix pruning sees: `out` rows (neurons, or filters of a
+/// convolution) of `in` weights (inputs, or `channels x kh x kw` in PyTorch's order), so a
+/// Conv2d weight `[filters, channels, kh, kw]` is the row-major matrix
+/// `[filters, channels x kh x kw]`. Tensors of layer `i` (`n = out x in` weights, `k` kept):
 /// - `i.bias`: `F32 [out]`, as in the dense form.
-/// - encoding `dense` (the layer has no pruned weight): `i.weight`, `F32 [out, in]`.
+/// - encoding `dense` (the layer has no pruned weight): `i.weight`, `F32`, in its own shape.
 /// - encoding `bitmask`: `i.weight.values`, `F32 [k]`, the kept weights in row-major order, and
 ///   `i.weight.bitmask`, `U8 [(n + 7) / 8]`: weight `j` (row-major) is kept when bit `j % 8`
 ///   (least significant first) of byte `j / 8` is set; the bits after `n` are zero.
@@ -16,7 +19,8 @@
 ///   `scipy.sparse.csr_matrix((values, indices, indptr), shape=(out, in))`.
 ///
 /// Metadata: the keys of `CheckpointMetadata`, `format` = `shears-compact-1`, and per layer
-/// `i.weight.encoding` (`dense`, `bitmask` or `csr`) and `i.weight.shape` (`out,in`). Rewind
+/// `i.weight.encoding` (`dense`, `bitmask` or `csr`) and `i.weight.shape`, the weight's true
+/// shape (`out,in`, or `filters,channels,kh,kw`; `reshape` the dense matrix to it). Rewind
 /// weights are not kept.
 ///
 /// A kept weight that is exactly zero is stored as a value, so masks survive the round trip.
@@ -67,7 +71,7 @@ public enum CompactCheckpoint {
     for (index, dense) in model.weightedLayers {
       let name = "\(index).weight"
       let (rows, columns) = (dense.outputCount, dense.inputCount)
-      fields["\(name).shape"] = "\(rows),\(columns)"
+      fields["\(name).shape"] = dense.weight.shape.map(String.init).joined(separator: ",")
       var weightEntries: [SafetensorsFile.Entry]
       let encoding: Encoding
       if let mask = dense.mask, mask.contains(0) {
@@ -193,21 +197,29 @@ public enum CompactCheckpoint {
     // Check every size before allocating the dense weights.
     let storedBytes = file.entries.reduce(0) { $0 + $1.bytes.count }
     var expandedBytes = 0
-    var layouts: [(name: String, encoding: Encoding, rows: Int, columns: Int)] = []
+    var layouts: [(name: String, encoding: Encoding, shape: [Int], rows: Int, columns: Int)] = []
     for name in layerNames.sorted() {
       let encodingText = file.metadata[name + ".encoding"] ?? ""
       guard let encoding = Encoding(rawValue: encodingText) else {
         throw ShearsError(subject, "metadata \(name).encoding '\(encodingText)' is not dense, bitmask or csr")
       }
-      let (rows, columns) = try shape(file.metadata[name + ".shape"], layer: name, subject: subject)
+      let text = file.metadata[name + ".shape"] ?? ""
+      let shape = try shape(text, layer: name, subject: subject)
+      var columns = 1
+      for size in shape.dropFirst() {
+        let (product, overflow) = columns.multipliedReportingOverflow(by: size)
+        guard !overflow else { throw ShearsError(subject, "metadata \(name).shape \(text) is too large") }
+        columns = product
+      }
+      let rows = shape[0]
       if encoding != .dense {
         let (elements, overflow) = rows.multipliedReportingOverflow(by: columns)
         guard !overflow, elements <= (Int.max - expandedBytes) / 4 else {
-          throw ShearsError(subject, "metadata \(name).shape \(rows),\(columns) is too large")
+          throw ShearsError(subject, "metadata \(name).shape \(text) is too large")
         }
         expandedBytes += 4 * elements
       }
-      layouts.append((name, encoding, rows, columns))
+      layouts.append((name, encoding, shape, rows, columns))
     }
     guard expandedBytes <= maximumExpansion * storedBytes + expansionAllowance else {
       throw ShearsError(
@@ -216,7 +228,7 @@ public enum CompactCheckpoint {
     }
     var replaced = Set<String>()
     var added: [SafetensorsFile.Entry] = []
-    for (name, encoding, rows, columns) in layouts {
+    for (name, encoding, shape, rows, columns) in layouts {
       func tensor(_ suffix: String) throws -> SafetensorsFile.Entry {
         guard let entry = entries[name + suffix] else { throw ShearsError(subject, "missing \(name + suffix)") }
         guard entry.shape.count == 1 else {
@@ -227,9 +239,11 @@ public enum CompactCheckpoint {
       switch encoding {
       case .dense:
         guard let weight = entries[name] else { throw ShearsError(subject, "missing \(name)") }
-        guard weight.shape == [rows, columns] else {
+        guard weight.shape == shape else {
           throw ShearsError(
-            subject, "\(name) has shape \(weight.shape) but metadata \(name).shape is \(rows),\(columns)")
+            subject,
+            "\(name) has shape \(weight.shape) but metadata \(name).shape is \(shape.map(String.init).joined(separator: ","))"
+          )
         }
         for suffix in suffixes where entries[name + suffix] != nil {
           throw ShearsError(subject, "\(name + suffix) is present but \(name) is stored dense")
@@ -265,9 +279,8 @@ public enum CompactCheckpoint {
         }
         initialized = mask.count
       }
-      added.append(.init(name: name, tensor: Tensor(shape: [rows, columns], scalars: weights)))
-      added.append(
-        .init(name: maskName(of: name), dtype: .u8, shape: [rows, columns], bytes: mask))
+      added.append(.init(name: name, tensor: Tensor(shape: shape, scalars: weights)))
+      added.append(.init(name: maskName(of: name), dtype: .u8, shape: shape, bytes: mask))
       for suffix in suffixes { replaced.insert(name + suffix) }
     }
     return SafetensorsFile(
@@ -277,13 +290,14 @@ public enum CompactCheckpoint {
   /// `i.weight_mask` for `i.weight`.
   private static func maskName(of weight: String) -> String { String(weight.dropLast("weight".count)) + "weight_mask" }
 
-  /// `out,in` from metadata: two positive integers.
-  private static func shape(_ text: String?, layer: String, subject: String) throws -> (rows: Int, columns: Int) {
-    let fields = (text ?? "").split(separator: ",", omittingEmptySubsequences: false)
-    guard fields.count == 2, let rows = Int(fields[0]), let columns = Int(fields[1]), rows > 0, columns > 0 else {
-      throw ShearsError(subject, "metadata \(layer).shape '\(text ?? "")' is not two positive integers out,in")
+  /// A weight's shape from metadata: `out,in` or `filters,channels,kh,kw`, positive integers.
+  private static func shape(_ text: String, layer: String, subject: String) throws -> [Int] {
+    let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) ?? 0 }
+    guard sizes.count == 2 || sizes.count == 4, sizes.allSatisfy({ $0 > 0 }) else {
+      throw ShearsError(
+        subject, "metadata \(layer).shape '\(text)' is not positive integers out,in or filters,channels,kh,kw")
     }
-    return (rows, columns)
+    return sizes
   }
 
   /// The mask of a bitmask tensor, checked: its size, zero padding bits, and `kept` bits set.

@@ -1,12 +1,14 @@
 /// A pruned model's plan, for applying the same per-layer amounts to a PyTorch model with
 /// `torch.nn.utils.prune` (`shears export --format recipe`).
 ///
-/// Each layer lists the `torch.nn.utils.prune` calls that reproduce its mask's counts on a
-/// module of the same shape, and scale them on a larger one: `ln_structured(n=2, dim=0)` for
-/// whole neurons (rows of `[out, in]`) when the model was pruned by a neuron criterion (or, with
-/// no history, when every pruned weight lies in a pruned row), then `l1_unstructured` for single
-/// weights. `amount` is a fraction of what is still kept, as in torch's cumulative pruning (for
-/// the same shape it gives exactly `count`). `python` holds a function that applies a recipe.
+/// Each layer (`nn.Linear` or `nn.Conv2d`) lists the `torch.nn.utils.prune` calls that reproduce
+/// its mask's counts on a module of the same shape, and scale them on a larger one:
+/// `ln_structured(n, dim=0)` for whole neurons or filters (rows of `[out, in]`, output channels
+/// of `[filters, channels, kh, kw]`) when the model was pruned by a neuron or filter criterion
+/// (or, with no history, when every pruned weight lies in a pruned row), with `n` = 1 for
+/// `filter-l1` (Li et al. 2017) and 2 otherwise, then `l1_unstructured` for single weights.
+/// `amount` is a fraction of what is still kept, as in torch's cumulative pruning (for the same
+/// shape it gives exactly `count`). `python` holds a function that applies a recipe.
 public struct PruningRecipe: Sendable, Equatable, Codable {
   public struct Step: Sendable, Equatable, Codable {
     /// `ln_structured` or `l1_unstructured`.
@@ -15,6 +17,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     public var amount: Double
     /// The same as a number of units on this model.
     public var count: Int
+    /// The norm `ln_structured` ranks rows by (absent for `l1_unstructured`).
+    public var n: Int?
   }
 
   public struct Layer: Sendable, Equatable, Codable {
@@ -22,12 +26,13 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     public var module: String
     /// `0.weight`.
     public var name: String
+    /// The weight's shape: `[out, in]`, or `[filters, channels, kh, kw]`.
     public var shape: [Int]
     public var params: Int
     /// Weights pruned (mask 0).
     public var pruned: Int
     public var sparsity: Double
-    /// Rows whose weights are all pruned.
+    /// Rows (neurons or filters) whose weights are all pruned.
     public var prunedNeurons: Int
     public var steps: [Step]
   }
@@ -57,6 +62,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     scope = last?.scope
     let known = last?.structured
     structured = known ?? false
+    // Li et al. 2017 rank filters by the L1 norm; the neuron criteria by the L2 norm.
+    let norm = last?.criterion == "filter-l1" ? 1 : 2
     var total = 0
     var totalPruned = 0
     layers = model.weightedLayers.map { index, dense in
@@ -68,7 +75,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
       let byRows = prunedRows > 0 && (known ?? (partial == 0))
       var steps: [Step] = []
       if byRows {
-        steps.append(Step(method: "ln_structured", amount: Double(prunedRows) / Double(rows), count: prunedRows))
+        steps.append(
+          Step(method: "ln_structured", amount: Double(prunedRows) / Double(rows), count: prunedRows, n: norm))
         if partial > 0 {
           let remaining = (rows - prunedRows) * columns
           steps.append(Step(method: "l1_unstructured", amount: Double(partial) / Double(remaining), count: partial))
@@ -79,7 +87,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
       total += mask.count
       totalPruned += pruned
       return Layer(
-        module: String(index), name: "\(index).weight", shape: [rows, columns], params: mask.count, pruned: pruned,
+        module: String(index), name: "\(index).weight", shape: dense.weight.shape, params: mask.count, pruned: pruned,
         sparsity: Double(pruned) / Double(mask.count), prunedNeurons: prunedRows, steps: steps)
     }
     sparsity = total == 0 ? 0 : Double(totalPruned) / Double(total)
@@ -96,7 +104,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     let name = words.first == "prune" && words.count > 1 ? words[1] : value("criterion")
     let scope = value("scope")
     guard let name, let criterion = Criterion(rawValue: name) else { return (name, scope, nil) }
-    let structured = words.contains("structured") || criterion.defaultGranularity == .neuron
+    // Any granularity but single weights prunes whole rows (neurons or filters).
+    let structured = words.contains("structured") || criterion.defaultGranularity != .weight
     return (name, scope, structured)
   }
 
@@ -109,8 +118,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
         \"\"\"Prunes model's layers by the per-layer amounts of a Shears recipe (a dict or a path).
 
         modules maps the recipe's module names ("0", "2", ...: nn.Sequential indices) to your
-        model's nn.Linear modules; by default they are looked up in model.named_modules().
-        Amounts are fractions, so the same plan scales to wider layers.
+        model's nn.Linear and nn.Conv2d modules; by default they are looked up in
+        model.named_modules(). Amounts are fractions, so the same plan scales to wider layers.
         \"\"\"
         if isinstance(recipe, str):
             with open(recipe) as f:
@@ -120,7 +129,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
             module = modules[layer["module"]]
             for step in layer["steps"]:
                 if step["method"] == "ln_structured":
-                    prune.ln_structured(module, "weight", amount=step["amount"], n=2, dim=0)
+                    prune.ln_structured(module, "weight", amount=step["amount"], n=step.get("n", 2), dim=0)
                 else:
                     prune.l1_unstructured(module, "weight", amount=step["amount"])
         return model
