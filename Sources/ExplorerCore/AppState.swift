@@ -95,11 +95,23 @@ public struct AppState: Sendable, Equatable {
   /// criterion does not prune the layer.
   public func expectedSparsity(of layer: LayerView) -> Double {
     guard layer.isPrunable else { return layer.sparsity }
+    return Double(expectedPrunedUnits(of: layer)) / Double(layer.scores.unitCount)
+  }
+
+  /// The units (weights or rows) of a prunable layer that the targets on screen prune, those
+  /// pruned before included.
+  func expectedPrunedUnits(of layer: LayerView) -> Int {
     if scope == .global, snapshot.globalScores != nil {
-      return Double(globalPrunedUnits[layer.index] ?? layer.scores.prunedCount) / Double(layer.scores.unitCount)
+      return globalPrunedUnits[layer.index] ?? layer.scores.prunedCount
     }
-    let scores = layer.scores
-    return Double(scores.prunedCount + scores.newlyPruned(at: target(of: layer))) / Double(scores.unitCount)
+    return layer.scores.prunedCount + layer.scores.newlyPruned(at: target(of: layer))
+  }
+
+  /// Rows (neurons or filters) of a layer that keep a weight: for a layer the criterion prunes
+  /// by rows, those its targets on screen leave; otherwise the session's count.
+  public func expectedKeptRows(of layer: LayerView) -> Int {
+    guard layer.isPrunable, layer.granularity == .neuron else { return layer.keptRows }
+    return layer.scores.unitCount - expectedPrunedUnits(of: layer)
   }
 
   /// The units each prunable layer has pruned under the global target, as the engine selects

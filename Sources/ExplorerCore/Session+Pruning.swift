@@ -49,7 +49,7 @@ extension Session {
     return tables
   }
 
-  /// Whether each unit (weight, or neuron = row) of a layer is still kept by its mask.
+  /// Whether each unit (weight, or row = neuron or filter) of a layer is still kept by its mask.
   static func keptUnits(of dense: WeightedLayer, granularity: Granularity) -> [Bool] {
     guard let mask = dense.mask else {
       return [Bool](repeating: true, count: granularity == .weight ? dense.weight.count : dense.outputCount)
@@ -144,7 +144,8 @@ extension Session {
     let layers: [LayerView] = current.weightedLayers.map { index, dense in
       LayerView(
         index: index, shape: dense.weight.shape, parameters: dense.weight.count, nonzero: dense.weight.nonzeroCount,
-        target: state.targets[index] ?? 0, granularity: granularity,
+        keptRows: Self.keptUnits(of: dense, granularity: .neuron).count { $0 }, target: state.targets[index] ?? 0,
+        granularity: granularity,
         scores: state.tables.distributions[index] ?? ScoreDistribution(sorted: [], values: []))
     }
     let hasUnsavedChanges = current != state.saved

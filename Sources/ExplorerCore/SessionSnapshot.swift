@@ -82,27 +82,38 @@ public struct LayerView: Sendable, Equatable {
   public var parameters: Int
   /// Nonzero weights of the model as last pruned by the session.
   public var nonzero: Int
-  /// The sparsity (of units: weights or neurons) the session pruned this layer to.
+  /// Rows (neurons, or filters of a convolution) that keep at least one weight, in the model as
+  /// last pruned by the session: what the table shows for criteria that prune whole rows.
+  public var keptRows: Int
+  /// The sparsity (of units: weights, or rows: neurons or filters) the session pruned this layer to.
   public var target: Double
-  /// Units the criterion scores in this layer (weights or neurons).
+  /// Units the criterion scores in this layer (weights, or rows: neurons or filters).
   public var granularity: Granularity
   /// Empty when the criterion does not prune this layer.
   public var scores: ScoreDistribution
 
   public init(
-    index: Int, shape: [Int], parameters: Int, nonzero: Int, target: Double, granularity: Granularity,
-    scores: ScoreDistribution
+    index: Int, shape: [Int], parameters: Int, nonzero: Int, keptRows: Int, target: Double,
+    granularity: Granularity, scores: ScoreDistribution
   ) {
     self.index = index
     self.shape = shape
     self.parameters = parameters
     self.nonzero = nonzero
+    self.keptRows = keptRows
     self.target = target
     self.granularity = granularity
     self.scores = scores
   }
 
   public var name: String { "\(index).weight" }
+  /// Whether the layer is a convolution: its weight is `[filters, channels, kh, kw]`, where a
+  /// Linear layer's is `[out, in]`.
+  public var isConvolution: Bool { shape.count == 4 }
+  /// Rows of the weight: the neurons of a Linear layer, the filters of a convolution.
+  public var rows: Int { shape.first ?? 0 }
+  /// What one row is: `filter` or `neuron`.
+  public var rowNoun: String { isConvolution ? "filter" : "neuron" }
   /// Share of the weights that are zero.
   public var sparsity: Double { parameters == 0 ? 0 : 1 - Double(nonzero) / Double(parameters) }
   /// Whether the current criterion prunes this layer.

@@ -54,6 +54,21 @@ struct ChromePanelTests {
     #expect(line(ChromePanels.settings, signed, width: 50) == " magnitude (weights)  global scope  signed linear")
   }
 
+  /// A row criterion on a convolutional network names what it prunes: filters, and neurons of
+  /// the hidden Linear layers (not the output layer's, which are the classes).
+  @Test func theSettingsLineNamesFiltersForAConvolutionalNetwork() {
+    let lenet = Fixture.state(snapshot: ConvFixture.filters())
+    #expect(line(ChromePanels.settings, lenet) == " criterion neuron-l2 (filters, neurons)   scope layer   histogram scores linear")
+    var convolutionsOnly = ConvFixture.filters()
+    convolutionsOnly.layers.remove(at: 2)
+    #expect(
+      line(ChromePanels.settings, Fixture.state(snapshot: convolutionsOnly))
+        == " criterion neuron-l2 (filters)   scope layer   histogram scores linear")
+    #expect(
+      line(ChromePanels.settings, Fixture.state(snapshot: ConvFixture.magnitude()))
+        == " criterion magnitude (weights)   scope layer   histogram |w| linear")
+  }
+
   // MARK: - Progress
 
   @Test func theProgressLineWhileTraining() {

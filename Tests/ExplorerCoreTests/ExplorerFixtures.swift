@@ -15,13 +15,40 @@ enum Fixture {
   /// Two weights of |w| 0.3: cutting at 50% separates them (a tie).
   static let weights4: [Float] = [0.3, -0.2, 0.6, -0.3, 0.1, -0.4]
 
-  /// A layer scored by magnitude with `target` of its weights pruned (the smallest |w|).
+  /// A layer scored by magnitude with `target` of its weights pruned (the smallest |w|, the
+  /// lowest index first among equal ones, as the engine prunes).
   static func layer(_ index: Int, shape: [Int], weights: [Float], target: Double) -> LayerView {
     let scores = ScoreDistribution(sorted: weights.map(abs).sorted(), values: weights)
     let pruned = scores.newlyPruned(at: target)
+    let order = weights.indices.sorted { (abs(weights[$0]), $0) < (abs(weights[$1]), $1) }
+    let prunedWeights = Set(order.prefix(pruned))
+    let columns = weights.count / shape[0]
+    let keptRows = (0..<shape[0]).count { row in (row * columns..<(row + 1) * columns).contains { !prunedWeights.contains($0) } }
     return LayerView(
-      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned, target: target,
-      granularity: .weight, scores: scores)
+      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned, keptRows: keptRows,
+      target: target, granularity: .weight, scores: scores)
+  }
+
+  /// A layer scored by neuron-l2 (the L2 norm of each row's weights) with `target` of its rows
+  /// (neurons or filters) pruned.
+  static func rowLayer(_ index: Int, shape: [Int], weights: [Float], target: Double) -> LayerView {
+    let columns = weights.count / shape[0]
+    let norms = (0..<shape[0]).map { row in
+      weights[row * columns..<(row + 1) * columns].reduce(0) { $0 + $1 * $1 }.squareRoot()
+    }
+    let scores = ScoreDistribution(sorted: norms.sorted(), values: norms)
+    let pruned = scores.newlyPruned(at: target)
+    return LayerView(
+      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned * columns,
+      keptRows: shape[0] - pruned, target: target, granularity: .neuron, scores: scores)
+  }
+
+  /// `layer` as a row criterion shows the output layer it does not prune: no scores.
+  static func unscored(_ layer: LayerView) -> LayerView {
+    var layer = layer
+    layer.granularity = .neuron
+    layer.scores = ScoreDistribution(sorted: [], values: [])
+    return layer
   }
 
   /// The three layers at the given targets.
@@ -78,6 +105,53 @@ enum Fixture {
   /// Fine-tuning progress half-way through the second of three epochs.
   static let progress = TrainingProgress(
     epoch: 2, epochs: 3, batch: 50, batchesPerEpoch: 100, loss: 0.4321, samplesPerSecond: 12_345, elapsedSeconds: 30)
+}
+
+/// A small made-up convolutional network laid out as LeNet-5 (`cnn:1x8x8-conv8k3-pool2-conv12k2-pool2-fc16-fc10`:
+/// conv `0.weight` 8x1x3x3, conv `3.weight` 12x8x2x2, Linear `7.weight` 16x12 and `9.weight`
+/// 10x16) with seeded weights, as a session publishes it for magnitude or for neuron-l2. Its
+/// metrics are `Fixture.metrics`: one multiply-add per weight.
+enum ConvFixture {
+  static let shapes: [(index: Int, shape: [Int])] = [(0, [8, 1, 3, 3]), (3, [12, 8, 2, 2]), (7, [16, 12]), (9, [10, 16])]
+
+  /// Seeded normal weights (standard deviation 0.3), four decimals, per layer of `shapes`.
+  static let weights: [[Float]] = {
+    var generator = SeededGenerator(seed: 11)
+    return shapes.map { layer in
+      (0..<layer.shape.reduce(1, *)).map { _ in (generator.nextNormal() * 3000).rounded() / 10_000 }
+    }
+  }()
+
+  /// Magnitude at `targets` (one per layer), every layer ranked together in global scope.
+  static func magnitude(_ targets: [Double] = [0.3, 0.5, 0.6, 0.2]) -> SessionSnapshot {
+    var snapshot = base()
+    snapshot.layers = shapes.indices.map {
+      Fixture.layer(shapes[$0].index, shape: shapes[$0].shape, weights: weights[$0], target: targets[$0])
+    }
+    snapshot.globalScores = ScoreDistribution(sorted: weights.joined().map(abs).sorted(), values: [])
+    snapshot.metrics = Fixture.metrics(snapshot.layers)
+    return snapshot
+  }
+
+  /// Neuron-l2 at `targets` for the two convolutions (filters) and the hidden Linear layer
+  /// (neurons); the output layer is not pruned.
+  static func filters(_ targets: [Double] = [0.25, 0.5, 0.25]) -> SessionSnapshot {
+    var snapshot = base()
+    snapshot.criterion = .neuronL2
+    snapshot.layers =
+      (0..<3).map { Fixture.rowLayer(shapes[$0].index, shape: shapes[$0].shape, weights: weights[$0], target: targets[$0]) }
+      + [Fixture.unscored(Fixture.layer(shapes[3].index, shape: shapes[3].shape, weights: weights[3], target: 0))]
+    snapshot.metrics = Fixture.metrics(snapshot.layers)
+    return snapshot
+  }
+
+  /// The fixture snapshot's accuracy, curve and messages for this model.
+  private static func base() -> SessionSnapshot {
+    var snapshot = Fixture.snapshot()
+    snapshot.modelDescription = "lenet-tiny.safetensors"
+    snapshot.message = "opened /models/lenet-tiny.safetensors"
+    return snapshot
+  }
 }
 
 extension ScreenBuffer {

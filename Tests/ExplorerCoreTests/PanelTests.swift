@@ -39,15 +39,49 @@ struct PanelTests {
       """)
   }
 
-  /// A neuron criterion leaves the output layer alone: no threshold, no ties, its weights' sparsity.
-  @Test func aLayerTheCriterionDoesNotPruneShowsNoThreshold() {
+  /// A neuron criterion counts neurons kept of all neurons; it leaves the output layer alone: no
+  /// threshold, no ties, its weights' sparsity and the rows that keep a weight. Half of 15 rows
+  /// prunes 8 (7.5 rounded half to even); the cuts are the 8th smallest row norm of `0.weight`
+  /// and the smallest of `2.weight` (|(0.1, -0.3, 0.5, -0.7)| = 0.9165).
+  @Test func aNeuronCriterionCountsTheNeuronsKept() {
     expectText(
       PanelCases.tableNeurons,
       """
-        layer     shape     threshold sparsity                           nonzero  ties
-      > 0.weight  15x20     0.0665    █████████████░░░░░░░░░░░░░  50.0%      150     0
-        2.weight  3x4       0.15      ███████░░░░░░░░░░░░░░░░░░░  25.0%        9     0
-        4.weight  2x3       -         █████████████░░░░░░░░░░░░░  50.0%        3     -
+        layer     shape     threshold sparsity                              kept  ties
+      > 0.weight  15x20     0.4338    ██████████████░░░░░░░░░░░░  53.3%     7/15     0
+        2.weight  3x4       0.9165    █████████░░░░░░░░░░░░░░░░░  33.3%      2/3     0
+        4.weight  2x3       -         █████████████░░░░░░░░░░░░░  50.0%      2/2     -
+      """)
+  }
+
+  /// A target the session has not pruned to yet: the neurons it will keep, at once.
+  @Test func theNeuronsKeptFollowTheKeysBeforeTheSession() {
+    expectText(
+      PanelCases.tableNeuronsPending,
+      """
+        layer     shape     threshold sparsity                              kept  ties
+      > 0.weight  15x20     0.4391    ████████████████░░░░░░░░░░  60.0%     6/15     0
+        2.weight  3x4       0.9165    █████████░░░░░░░░░░░░░░░░░  33.3%      2/3     0
+        4.weight  2x3       -         █████████████░░░░░░░░░░░░░  50.0%      2/2     -
+      """)
+  }
+
+  /// One score per neuron, from the lowest to the highest; the title keeps "per neuron" when the
+  /// criterion's name does not fit.
+  @Test func theHistogramOfNeuronScores() {
+    expectText(
+      PanelCases.histogramNeurons,
+      """
+      0.weight per neuron: 53.3% pruned
+                         █
+                         █
+                         █
+                         █
+                         █
+      ▅        ▅   ▅▅▅▅ ▅█    ▅  ▅   ▅ ▅     ▅
+      █        █   ████ ██    █  █   █ █     █
+      █        █   ████ ██    █  █   █ █     █
+      0.2629             ▲ cut 0.4338   0.6191
       """)
   }
 

@@ -54,21 +54,38 @@ enum ScreenCases {
     return Fixture.state(snapshot: snapshot)
   }
 
+  /// The convolutional fixture by magnitude: the first convolution's weights.
+  static var convolution: AppState { Fixture.state(snapshot: ConvFixture.magnitude()) }
+
+  /// The convolutional fixture by neuron-l2, the second convolution selected: its filters' scores.
+  static var filters: AppState {
+    var state = Fixture.state(snapshot: ConvFixture.filters())
+    _ = Reducer.reduce(&state, .key(.down))
+    return state
+  }
+
   static let all: [(String, AppState)] = [
     ("layerScope", layerScope), ("large", large), ("minimum", minimum), ("tooSmall", tooSmall),
     ("tooNarrow", tooNarrow), ("globalScope", globalScope), ("fineTuning", fineTuning),
     ("epochsPrompt", epochsPrompt), ("confirmQuit", confirmQuit), ("help", help), ("ascii", ascii),
-    ("trainingBaseline", trainingBaseline),
+    ("trainingBaseline", trainingBaseline), ("convolution", convolution), ("filters", filters),
   ]
 }
 
 /// The panels the panel tests render, each into a buffer of its own.
 enum PanelCases {
+  /// Neuron-l2 on the fixture: half the neurons of `0.weight`, a quarter of `2.weight`'s; the
+  /// output layer keeps its magnitude-pruned weights.
   static var neuronCriterion: AppState {
     var snapshot = Fixture.snapshot()
     snapshot.criterion = .neuronL2
-    for position in snapshot.layers.indices { snapshot.layers[position].granularity = .neuron }
-    snapshot.layers[2].scores = ScoreDistribution(sorted: [], values: [])
+    snapshot.layers = [
+      Fixture.rowLayer(0, shape: [15, 20], weights: Fixture.weights0, target: 0.5),
+      Fixture.rowLayer(2, shape: [3, 4], weights: Fixture.weights2, target: 0.25),
+      Fixture.unscored(snapshot.layers[2]),
+    ]
+    snapshot.globalScores = nil
+    snapshot.metrics = Fixture.metrics(snapshot.layers)
     return Fixture.state(snapshot: snapshot)
   }
 
@@ -99,6 +116,14 @@ enum PanelCases {
   static var tableScrolled: ScreenBuffer { render(LayerTablePanel.render, fiveLayers, width: 80, height: 4) }
 
   static var tableNeurons: ScreenBuffer { render(LayerTablePanel.render, neuronCriterion, width: 80, height: 4) }
+
+  static var tableNeuronsPending: ScreenBuffer {
+    var state = neuronCriterion
+    _ = Reducer.reduce(&state, .key(.pageUp))
+    return render(LayerTablePanel.render, state, width: 80, height: 4)
+  }
+
+  static var histogramNeurons: ScreenBuffer { render(HistogramPanel.render, neuronCriterion, width: 40, height: 10) }
 
   static var histogramAbsolute: ScreenBuffer { render(HistogramPanel.render, Fixture.state(), width: 40, height: 10) }
 
@@ -152,6 +177,8 @@ enum PanelCases {
       ("tableNarrow", tableNarrow),
       ("tableScrolled", tableScrolled),
       ("tableNeurons", tableNeurons),
+      ("tableNeuronsPending", tableNeuronsPending),
+      ("histogramNeurons", histogramNeurons),
       ("histogramAbsolute", histogramAbsolute),
       ("histogramSigned", histogramSigned),
       ("histogramLog", histogramLog),

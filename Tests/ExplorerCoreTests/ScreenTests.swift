@@ -354,6 +354,73 @@ struct ScreenTests {
       """)
   }
 
+  /// A convolutional network by magnitude: the convolutions are rows of the table like the
+  /// Linear layers, with their four-dimensional shapes, and the first one's |w| histogram.
+  @Test func aConvolutionalNetworkByMagnitude() {
+    expectText(
+      Screen.render(ScreenCases.convolution),
+      """
+       shears  model: lenet-tiny.safetensors  data: /data/tiny (--data)  [unsaved]
+       criterion magnitude (weights)   scope layer   histogram |w| linear
+        layer     shape     threshold sparsity                           nonzero  ties
+      > 0.weight  8x1x3x3   0.1321    ████████░░░░░░░░░░░░░░░░░░  30.6%       50     0
+        3.weight  12x8x2x2  0.1996    █████████████░░░░░░░░░░░░░  50.0%      192     0
+        7.weight  16x12     0.251     ████████████████░░░░░░░░░░  59.9%       77     0
+        9.weight  10x16     0.0715    █████░░░░░░░░░░░░░░░░░░░░░  20.0%      128     0
+
+      0.weight |w|: 30.6% pruned                     accuracy 0.8125 (64 images)
+              █                                        dense  0.8594  -4.69 pts
+              █                                      loss     0.5432
+              █                                      sparsity 44.7%  1.8x smaller
+              █                                      size     3 KiB → 2 KiB
+         ▇    █                                      FLOPs    1662 → 940
+         █    █   ▄▄            ▄                    speed-up 1.3x measured
+      ▁  █    █▁  ██            █                    accuracy vs sparsity
+      █  █    ██  ██            █                    0.864 ⠂    ⠐
+      █▆▆█▆▆ ▆██▆▆██▆  ▆    ▆▆  █ ▆    ▆
+      ██████▃████████▃▃█▃  ▃██▃▃█▃█▃▃ ▃█▃ ▃     ▃  ▃                o
+      ███████████████████  ██████████ ███ █     █  █ 0.792              ⠠
+      0       ▲ cut 0.1321                    0.7495       0%                     100%
+
+       opened /models/lenet-tiny.safetensors
+       ←→ prune  ↑↓ layer  g scope  c criterion  f fine-tune  s save  ? help  q quit
+      """)
+  }
+
+  /// By neuron-l2 the table counts filters kept of a convolution's filters and neurons of the
+  /// hidden Linear layer's, and the histogram has one score per filter: the L2 norms of the
+  /// second convolution's 12 filters, 6 of them under the cut.
+  @Test func aFilterCriterionCountsFilters() {
+    expectText(
+      Screen.render(ScreenCases.filters),
+      """
+       shears  model: lenet-tiny.safetensors  data: /data/tiny (--data)  [unsaved]
+       criterion neuron-l2 (filters, neurons)   scope layer   histogram scores linear
+        layer     shape     threshold sparsity                              kept  ties
+        0.weight  8x1x3x3   0.6048    ███████░░░░░░░░░░░░░░░░░░░  25.0%      6/8     0
+      > 3.weight  12x8x2x2  1.535     █████████████░░░░░░░░░░░░░  50.0%     6/12     0
+        7.weight  16x12     0.8373    ███████░░░░░░░░░░░░░░░░░░░  25.0%    12/16     0
+        9.weight  10x16     -         ░░░░░░░░░░░░░░░░░░░░░░░░░░   0.0%    10/10     -
+
+      3.weight neuron-l2 per filter: 50.0% pruned    accuracy 0.8125 (64 images)
+              █                                        dense  0.8594  -4.69 pts
+              █                                      loss     0.5432
+              █                                      sparsity 31.9%  1.5x smaller
+              █                                      size     3 KiB → 2 KiB
+              █                                      FLOPs    1662 → 1146
+      ▄   ▄▄▄ █         ▄  ▄      ▄ ▄        ▄     ▄ speed-up 1.3x measured
+      █   ███ █         █  █      █ █        █     █ accuracy vs sparsity
+      █   ███ █         █  █      █ █        █     █ 0.864 ⠂    ⠐
+      █   ███ █         █  █      █ █        █     █
+      █   ███ █         █  █      █ █        █     █                o
+      █   ███ █         █  █      █ █        █     █ 0.792              ⠠
+      1.346   ▲ cut 1.535                      2.345       0%                     100%
+
+       opened /models/lenet-tiny.safetensors
+       ←→ prune  ↑↓ layer  g scope  c criterion  f fine-tune  s save  ? help  q quit
+      """)
+  }
+
   @Test func everyScreenFillsExactlyTheTerminal() {
     for (name, state) in ScreenCases.all {
       let screen = Screen.render(state)

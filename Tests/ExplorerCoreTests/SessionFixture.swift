@@ -72,31 +72,45 @@ struct IDXFixture {
 // MARK: - A session on a tiny model
 
 /// A folder holding the IDX fixture and `model.safetensors`: `mlp:784-16-8-10` trained for three
-/// epochs on it, so accuracy responds to pruning. The model is trained once per test run; each
-/// fixture is a new folder, so tests can write files side by side.
+/// epochs on it, or the convolutional network `cnn:1x28x28-conv4k5-pool2-conv6k3-pool2-fc12-fc10`
+/// (laid out as LeNet-5: convolutions `0` and `3`, Linear layers `7` and `9`) trained for eight,
+/// so accuracy responds to pruning. Each model is trained once per test run; each fixture is a
+/// new folder, so tests can write files side by side.
 struct SessionFixture {
+  static let convolutionalArchitecture = "cnn:1x28x28-conv4k5-pool2-conv6k3-pool2-fc12-fc10"
+
   let folder: TemporaryFolder
   let model: Model
   var modelPath: String { folder.path("model.safetensors") }
   var data: DataSource { DataSource(directory: folder.path, origin: .option) }
 
-  /// The trained model, made on first use.
-  private static let trained: Result<Model, any Error> = Result {
-    let folder = try TemporaryFolder()
-    try IDXFixture().write(to: folder)
-    var generator = SeededGenerator(seed: 5)
-    let initial = Model(architecture: .mlp(widths: [784, 16, 8, 10]), generator: &generator)
-    let train = try DataSource(directory: folder.path, origin: .option).load().train
-    return try Trainer.train(
-      initial, on: train, options: TrainingOptions(epochs: 3, batchSize: 16, optimizer: .adam(learningRate: 0.01))
-    ).model
+  /// The trained models, made on first use.
+  /// Epochs each model is trained for: the convolutional one learns the bands more slowly.
+  private static let epochs = 3
+  private static let convolutionalEpochs = 8
+  private static let trained = train(epochs: epochs) { .mlp(widths: [784, 16, 8, 10]) }
+  private static let trainedConvolutional = train(epochs: convolutionalEpochs) {
+    try Architecture(parsing: convolutionalArchitecture)
   }
 
-  init() throws {
+  private static func train(epochs: Int, _ architecture: () throws -> Architecture) -> Result<Model, any Error> {
+    Result {
+      let folder = try TemporaryFolder()
+      try IDXFixture().write(to: folder)
+      var generator = SeededGenerator(seed: 5)
+      let initial = Model(architecture: try architecture(), generator: &generator)
+      let train = try DataSource(directory: folder.path, origin: .option).load().train
+      return try Trainer.train(
+        initial, on: train, options: TrainingOptions(epochs: epochs, batchSize: 16, optimizer: .adam(learningRate: 0.01))
+      ).model
+    }
+  }
+
+  init(convolutional: Bool = false) throws {
     folder = try TemporaryFolder()
     try IDXFixture().write(to: folder)
-    model = try Self.trained.get()
-    try Checkpoint.save(model, metadata: CheckpointMetadata(history: ["train epochs=3"]), to: modelPath)
+    model = try (convolutional ? Self.trainedConvolutional : Self.trained).get()
+    try Checkpoint.save(model, metadata: CheckpointMetadata(history: ["train epochs=\(convolutional ? Self.convolutionalEpochs : Self.epochs)"]), to: modelPath)
   }
 
   /// A started session on the model, idle.

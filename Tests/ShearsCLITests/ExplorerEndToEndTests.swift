@@ -140,9 +140,9 @@ private enum ExplorerScreen {
     return Double(row[..<sign].reversed().prefix { $0.isNumber || $0 == "." }.reversed().map(String.init).joined())
   }
 
-  /// The accuracy is of the full test set and nothing is being evaluated.
-  static func isSettled(_ screen: [String]) -> Bool {
-    screen.contains { $0.contains("accuracy 0.") && $0.contains("(10000 images)") }
+  /// The accuracy is of the full test set (of `images` images) and nothing is being evaluated.
+  static func isSettled(_ screen: [String], images: Int = 10000) -> Bool {
+    screen.contains { $0.contains("accuracy ") && $0.contains("(\(images) images)") }
       && !screen.contains { $0.contains("evaluating...") || $0.contains(" epoch ") }
   }
 }
@@ -150,7 +150,8 @@ private enum ExplorerScreen {
 // MARK: - The test
 
 /// The explorer driven in a real terminal: the built binary in tmux at 80x24 on a small model
-/// and the embedded Fashion-MNIST subset, as a person would use it (issue 5).
+/// and the embedded Fashion-MNIST subset, as a person would use it (issue 5), and on a small
+/// convolutional network (issue 6).
 @Suite(.enabled(if: TmuxTerminal.path != nil, "needs tmux on the PATH to drive the explorer in a terminal"))
 struct ExplorerEndToEndTests {
   /// The repository's `datasets/` folder (the embedded data).
@@ -260,5 +261,80 @@ struct ExplorerEndToEndTests {
     #expect(screen.contains("explorer exit status 0"))
     try terminal.type("stty -a | tr -s ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | sort | paste -sd, -")
     try terminal.waitFor("the terminal modes restored", seconds: 10) { $0.contains("echo,icanon") }
+  }
+
+  /// A convolutional network laid out as LeNet-5 (convolutions `0` and `3`, Linear layers `7`
+  /// and `9`) on the small IDX fixture (64 test images, so a debug build evaluates quickly):
+  /// the convolutions are table rows, neuron-l2 prunes and counts whole filters, and the
+  /// fine-tuned, saved checkpoint keeps them pruned.
+  @Test func pruneFiltersOfAConvolutionalNetwork() throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    try IDXFixture().write(to: folder)
+    let model = folder.path("model.safetensors")
+    try requireSuccess(
+      try shears(
+        "train", "--arch", "cnn:1x28x28-conv4k5-pool2-conv6k3-pool2-fc12-fc10", "--epochs", "8", "--batch", "16",
+        "--lr", "0.01", "--seed", "1", "--data", folder.path, "--out", model))
+    let terminal = try TmuxTerminal(
+      folder: folder, width: 80, height: 24,
+      environment: ["LANG": "C.UTF-8", "PS1": "$ ", "XDG_CACHE_HOME": folder.path("cache"), "HOME": folder.path]
+    )
+    let binary = try ShearsBinary.located()
+    try terminal.type("'\(binary)' explore --model '\(model)' --data '\(folder.path)'; echo \"explorer exit status $?\"")
+    let settled = { (screen: [String]) in ExplorerScreen.isSettled(screen, images: 64) }
+
+    var screen = try terminal.waitFor("the opened model") { settled($0) && $0.contains { $0.contains("nothing pruned") } }
+    #expect(ExplorerScreen.tableRow("0.weight", in: screen)?.hasPrefix("> 0.weight  4x1x5x5   -") == true, "\(screen)")
+    #expect(ExplorerScreen.tableRow("3.weight", in: screen)?.hasPrefix("  3.weight  6x4x3x3   -") == true)
+    #expect(ExplorerScreen.tableRow("7.weight", in: screen)?.hasPrefix("  7.weight  12x150    -") == true)
+    #expect(ExplorerScreen.tableRow("9.weight", in: screen)?.hasPrefix("  9.weight  10x12     -") == true)
+    #expect(screen.contains { $0.hasPrefix("0.weight |w|: 0.0% pruned") })
+
+    // c four times: random, gradient, taylor, neuron-l2, which counts filters kept.
+    try terminal.press("c", "c", "c", "c")
+    screen = try terminal.waitFor("neuron-l2") {
+      settled($0) && $0.contains { $0.hasPrefix(" criterion neuron-l2 (filters, neurons)") }
+        && $0.contains { $0.hasPrefix("0.weight neuron-l2 per filter: 0.0% pruned") }
+    }
+    #expect(screen[2].hasSuffix("kept  ties"), "\(screen)")
+    #expect(ExplorerScreen.tableRow("0.weight", in: screen)?.hasSuffix("4/4     0") == true)
+    #expect(ExplorerScreen.tableRow("7.weight", in: screen)?.hasSuffix("12/12     0") == true)
+    #expect(ExplorerScreen.tableRow("9.weight", in: screen)?.hasSuffix("10/10     -") == true)
+
+    // Half the filters of each convolution.
+    try terminal.press("PageUp", "PageUp", "PageUp", "PageUp", "PageUp", "Down", "PageUp", "PageUp", "PageUp", "PageUp", "PageUp")
+    screen = try terminal.waitFor("half the filters pruned") {
+      settled($0) && ExplorerScreen.tableRow("3.weight", in: $0)?.contains("3/6") == true
+    }
+    #expect(ExplorerScreen.tableRow("0.weight", in: screen)?.contains("  50.0%      2/4     ") == true, "\(screen)")
+    #expect(ExplorerScreen.tableRow("3.weight", in: screen)?.contains("  50.0%      3/6     ") == true)
+    #expect(screen.contains { $0.hasPrefix("3.weight neuron-l2 per filter: 50.0% pruned") })
+    #expect(screen.contains { $0.contains("▲ cut ") })
+
+    // A fine-tune keeps the filters pruned, and the saved file has them as zero rows.
+    try terminal.press("f")
+    try terminal.waitFor("the epochs prompt", seconds: 10) { $0.contains(" fine-tune epochs [1]: _") }
+    try terminal.press("Enter")
+    screen = try terminal.waitFor("the end of the fine-tune", seconds: 120) {
+      $0.contains { $0.hasPrefix(" fine-tuned 1 epochs: accuracy ") } && settled($0)
+    }
+    #expect(ExplorerScreen.tableRow("0.weight", in: screen)?.contains("2/4") == true, "\(screen)")
+    #expect(ExplorerScreen.tableRow("3.weight", in: screen)?.contains("3/6") == true)
+    try terminal.press("s")
+    screen = try terminal.waitFor("the saved message") { $0.contains { $0.hasPrefix(" saved ") } }
+    let saved = try #require(try folder.contents().first { $0.hasPrefix("model-sparsity") })
+    let info = try jsonObject(try shears("info", "--model", folder.path(saved), "--json"))
+    let layers = try #require(info["layers"] as? [[String: Any]])
+    #expect(layers.compactMap { $0["name"] as? String } == ["0.weight", "3.weight", "7.weight", "9.weight"])
+    #expect(layers.compactMap { $0["shape"] as? [Int] } == [[4, 1, 5, 5], [6, 4, 3, 3], [12, 150], [10, 12]])
+    #expect(layers.compactMap { $0["nonzero"] as? Int }.prefix(2) == [2 * 25, 3 * 36])
+
+    try terminal.press("q")
+    screen = try terminal.waitFor("the exit", seconds: 10) {
+      $0.contains { $0.contains("quit anyway? (y/n)") } || $0.contains { $0.hasPrefix("explorer exit status ") }
+    }
+    if screen.contains(where: { $0.contains("quit anyway? (y/n)") }) { try terminal.press("y") }
+    screen = try terminal.waitFor("the exit status", seconds: 10) { $0.contains { $0.hasPrefix("explorer exit status ") } }
+    #expect(screen.contains("explorer exit status 0"))
   }
 }

@@ -35,7 +35,7 @@ enum ChromePanels {
   /// The criterion (and what it scores), the scope and the histogram's display, as the user set
   /// them; the longest form that fits.
   static func settings(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
-    let granularity = state.criterion.defaultGranularity == .neuron ? "neurons" : "weights"
+    let granularity = state.criterion.defaultGranularity == .neuron ? rowNouns(state.snapshot.layers) : "weights"
     let shows = state.criterion == .magnitude ? (state.histogramAbsolute ? "|w|" : "signed") : "scores"
     let counts = state.logCounts ? "log" : "linear"
     let candidates = [
@@ -45,6 +45,16 @@ enum ChromePanels {
     ]
     let text = candidates.first { $0.count <= rect.width } ?? candidates[candidates.count - 1]
     screen.write(Format.fit(text, rect.width), column: rect.left, row: rect.top, style: .dim)
+  }
+
+  /// What a row criterion prunes in `layers`: `filters`, `neurons`, or `filters, neurons` for a
+  /// convolutional network with hidden Linear layers. The output layer does not count: its
+  /// neurons are the classes, which row criteria never prune (`Pruner.targetLayers`). `neurons`
+  /// when there are no other layers (or none yet).
+  static func rowNouns(_ layers: [LayerView]) -> String {
+    let nouns = Set(layers.dropLast().map(\.rowNoun))
+    guard !nouns.isEmpty else { return "neurons" }
+    return ["filter", "neuron"].filter(nouns.contains).map { $0 + "s" }.joined(separator: ", ")
   }
 
   /// What the session is doing (or is about to, for keys it has not handled yet); while

@@ -1,8 +1,9 @@
 import Foundation
 
-/// The selected layer's histogram of kept weights (signed or |w|) or criterion scores, linear
-/// or log counts, with the cut drawn on it: a line through the empty cells above the bars and
-/// a marker under the axis, and the pruned bins dimmed.
+/// The selected layer's histogram of kept weights (signed or |w|) or criterion scores (of
+/// weights, or of rows: neurons, or filters of a convolution), linear or log counts, with the
+/// cut drawn on it: a line through the empty cells above the bars and a marker under the axis,
+/// and the pruned bins dimmed.
 enum HistogramPanel {
   static func render(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
     guard rect.height >= 4, rect.width >= 10, let layer = state.selected else { return }
@@ -14,8 +15,15 @@ enum HistogramPanel {
     }
     let cut = state.cut(of: layer)
     let absolute = state.histogramAbsolute || criterion != .magnitude
-    let subject = criterion == .magnitude ? (absolute ? "|w|" : "w") : "\(criterion.rawValue) score"
-    let title = "\(layer.name) \(subject): \(Format.percent(state.expectedSparsity(of: layer))) pruned"
+    // What is counted, shortest last: a row criterion's scores are per filter or per neuron,
+    // which matters more than the criterion's name (the settings line has it).
+    let subjects =
+      criterion == .magnitude
+      ? [absolute ? "|w|" : "w"]
+      : layer.granularity == .neuron
+        ? ["\(criterion.rawValue) per \(layer.rowNoun)", "per \(layer.rowNoun)"] : ["\(criterion.rawValue) score"]
+    let titles = subjects.map { "\(layer.name) \($0): \(Format.percent(state.expectedSparsity(of: layer))) pruned" }
+    let title = titles.first { $0.count <= rect.width } ?? titles[titles.count - 1]
     screen.write(Format.fit(title, rect.width), column: rect.left, row: rect.top, style: .bold)
 
     let values = layer.scores.values
@@ -30,7 +38,9 @@ enum HistogramPanel {
       low = min(low, v)
       high = max(high, v)
     }
-    if absolute { low = 0 }
+    // |w| is drawn from 0, where magnitude pruning starts; scores span their own range, so
+    // the few close scores of a layer's filters or neurons do not crowd into a few columns.
+    if absolute && criterion == .magnitude { low = 0 }
     if high <= low { high = low + 1 }
     let plotHeight = rect.height - 2
     let bins = rect.width
