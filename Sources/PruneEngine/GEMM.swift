@@ -40,14 +40,47 @@ public func gemm(
   c: UnsafeMutablePointer<Float>, ldc: Int,
   accumulate: Bool, threads: Int = GEMM.defaultThreads
 ) {
+  gemm(
+    m: m, n: n, k: k, a: a, b: .matrix(b), output: .matrix(c, ldc: ldc, accumulate: accumulate),
+    threads: threads)
+}
+
+/// `gemm` with `B` read from a matrix or straight from a convolution's input (its im2col matrix
+/// is never stored), and `C` stored, given a bias and ReLU, or folded back into an image
+/// gradient (see `GEMM.Panels` and `GEMM.Output`).
+///
+/// Each element of the result is computed by one thread with a fixed summation order, so results
+/// do not depend on the thread count.
+/// - Complexity: O(m·n·k).
+func gemm(
+  m: Int, n: Int, k: Int, a: MatrixOperand, b: GEMM.Panels, output: GEMM.Output, threads: Int
+) {
   guard m > 0, n > 0 else { return }
   guard k > 0 else {
-    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    switch output {
+    case .matrix(let c, let ldc, let accumulate, _, _):
+      if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    case .image(let image):
+      image.clear(channels: 0..<image.geometry.channels)
+    }
     return
   }
   let workers = m * n * k >= GEMM.parallelThreshold ? max(1, threads) : 1
   if workers == 1 {
-    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, output: output)
+    return
+  }
+  if case .image(let image) = output {
+    // Rows of one input channel fold into that channel's pixels only, so threads that own
+    // whole channels never add into the same pixel.
+    let channels = image.geometry.channels
+    let area = image.geometry.kernelHeight * image.geometry.kernelWidth
+    let parts = min(workers, channels)
+    parallelFor(parts) { part in
+      let rows = (channels * part / parts * area)..<(channels * (part + 1) / parts * area)
+      guard !rows.isEmpty else { return }
+      GEMM.block(rows: rows, columns: 0..<n, k: k, a: a, b: b, output: output)
+    }
     return
   }
   // Split along the longer side of C, in whole micro-tiles, so that no thread packs what
@@ -62,8 +95,8 @@ public func gemm(
     let end = min(extent, tiles * (part + 1) / parts * tile)
     guard start < end else { return }
     GEMM.block(
-      rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end,
-      k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+      rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end, k: k, a: a, b: b,
+      output: output)
   }
 }
 
@@ -80,11 +113,47 @@ public enum GEMM {
   /// Threads used by default: every core.
   public static let defaultThreads = max(1, System.coreCount)
 
+  /// Where the `B` panels of a product come from.
+  enum Panels {
+    /// A matrix in memory.
+    case matrix(MatrixOperand)
+    /// The im2col matrix of a convolution's input, gathered panel by panel from the image.
+    case patches(ConvolutionKernels.Patches)
+
+    /// Copies `B[rows..<rows+depth, columns..<columns+width]` into a `[depth, 32]` panel,
+    /// zero-padded.
+    @inline(__always)
+    func pack(rows: Int, depth: Int, columns: Int, width: Int, into panel: UnsafeMutablePointer<Float>) {
+      if width < nr { panel.update(repeating: 0, count: depth * nr) }
+      switch self {
+      case .matrix(let b): packPanel(b, rows: rows, depth: depth, columns: columns, width: width, into: panel)
+      case .patches(let patches):
+        patches.pack(rows: rows, depth: depth, columns: columns, width: width, into: panel, rowStride: nr)
+      }
+    }
+  }
+
+  /// Where the tiles of `C` go.
+  enum Output {
+    /// `C`, row-major with leading dimension `ldc`: overwritten or added to; then, given a bias,
+    /// each finished tile gets `+ bias[row]` and ReLU when asked, exactly as `Kernels.addBias`
+    /// computes them, while it is still in L1.
+    case matrix(
+      UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false)
+    /// `C` is an im2col-shaped gradient, folded into the image gradient it is the adjoint of
+    /// (`col2im`): each element is added to the pixel that `Patches` gathered it from. The
+    /// image gradient is overwritten. Each K block's partial tile is added on its own.
+    case image(ConvolutionKernels.ImageGradient)
+  }
+
   static func block(
-    rows: Range<Int>, columns: Range<Int>, k: Int,
-    a: MatrixOperand, b: MatrixOperand,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    rows: Range<Int>, columns: Range<Int>, k: Int, a: MatrixOperand, b: Panels, output: Output
   ) {
+    if case .image(let image) = output {
+      let area = image.geometry.kernelHeight * image.geometry.kernelWidth
+      precondition(rows.lowerBound % area == 0 && rows.upperBound % area == 0, "rows must cover whole channels")
+      image.clear(channels: (rows.lowerBound / area)..<(rows.upperBound / area))
+    }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: kBlock * nr + kBlock * mr + mr * nr) { scratch in
       let packedB = scratch.baseAddress!
       let packedA = packedB + kBlock * nr
@@ -92,7 +161,7 @@ public enum GEMM {
       var p0 = 0
       while p0 < k {
         let depth = min(kBlock, k - p0)
-        let overwrite = p0 == 0 && !accumulate
+        let lastBlock = p0 + depth == k
         // The last row tile, when shorter than MR, is zero-padded into a packed [depth, MR]
         // buffer once per K block and reused for every B panel.
         let edgeRows = rows.count % mr
@@ -110,33 +179,46 @@ public enum GEMM {
           // The B panel, rows p0..<p0+depth and columns j0..<j0+width, is always packed into a
           // contiguous [depth, 32] buffer: read in place with a power-of-two row stride, its rows
           // fall into a few L1 sets and evict each other.
-          packPanel(b, rows: p0, depth: depth, columns: j0, width: width, into: packedB)
+          b.pack(rows: p0, depth: depth, columns: j0, width: width, into: packedB)
           var i0 = rows.lowerBound
           while i0 < rows.upperBound {
             let height = min(mr, rows.upperBound - i0)
-            let cTile = c + i0 * ldc + j0
             let (aTile, aRowStride, aColumnStride) =
               height == mr
               ? (a.base + i0 * a.rowStride + p0 * a.columnStride, a.rowStride, a.columnStride)
               : (UnsafePointer(packedA), 1, mr)
-            if height == mr && width == nr {
-              microKernel(
-                depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
-                b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite)
-            } else {
-              // Edge tile: compute a full tile aside and copy back the part that exists.
+            switch output {
+            case .matrix(let c, let ldc, let accumulate, let bias, let relu):
+              let overwrite = p0 == 0 && !accumulate
+              let cTile = c + i0 * ldc + j0
+              if height == mr && width == nr {
+                microKernel(
+                  depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                  b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite)
+              } else {
+                // Edge tile: compute a full tile aside and copy back the part that exists.
+                microKernel(
+                  depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                  b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
+                for i in 0..<height {
+                  let source = tileC + i * nr
+                  let target = cTile + i * ldc
+                  if overwrite {
+                    target.update(from: source, count: width)
+                  } else {
+                    for j in 0..<width { target[j] += source[j] }
+                  }
+                }
+              }
+              if lastBlock, let bias {
+                Kernels.addBias(
+                  cTile, features: height, batch: width, leadingDimension: ldc, bias: bias + i0, relu: relu)
+              }
+            case .image(let image):
               microKernel(
                 depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                 b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
-              for i in 0..<height {
-                let source = tileC + i * nr
-                let target = cTile + i * ldc
-                if overwrite {
-                  target.update(from: source, count: width)
-                } else {
-                  for j in 0..<width { target[j] += source[j] }
-                }
-              }
+              image.add(tileC, rowStride: nr, rows: i0, height: height, columns: j0, width: width)
             }
             i0 += mr
           }
@@ -146,14 +228,13 @@ public enum GEMM {
       }
     }
   }
-
-  /// Copies `B[rows..<rows+depth, columns..<columns+width]` into a `[depth, 32]` panel, zero-padded.
+  /// Copies `B[rows..<rows+depth, columns..<columns+width]` into the first `width` columns of a
+  /// `[depth, 32]` panel.
   @inline(__always)
   static func packPanel(
     _ b: MatrixOperand, rows: Int, depth: Int, columns: Int, width: Int,
     into panel: UnsafeMutablePointer<Float>
   ) {
-    if width < nr { panel.update(repeating: 0, count: depth * nr) }
     if b.columnStride == 1 {
       for p in 0..<depth {
         (panel + p * nr).update(from: b.base + (rows + p) * b.rowStride + columns, count: width)
