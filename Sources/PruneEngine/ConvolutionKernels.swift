@@ -35,15 +35,44 @@ enum ConvolutionKernels {
     /// Input features per sample.
     var inputFeatures: Int { channels * height * width }
 
-    /// The input row that weight `(c, ky, kx)` meets at output position `position`, or nil where
-    /// the window reaches into the padding.
+    /// The window of output `(oy, ox)`.
     @inline(__always)
-    func inputRow(_ patchRow: PatchRow, position: Int) -> Int? {
-      let y = position / outputWidth * stride + patchRow.ky - padding
-      let x = position % outputWidth * stride + patchRow.kx - padding
+    func window(oy: Int, ox: Int) -> Window {
+      let y = oy * stride - padding
+      let x = ox * stride - padding
+      return Window(
+        y: y, x: x, origin: y * width + x,
+        isInside: y >= 0 && y + kernelHeight <= height && x >= 0 && x + kernelWidth <= width)
+    }
+
+    /// The window of output position `position` (row-major over the output pixels).
+    @inline(__always)
+    func window(position: Int) -> Window {
+      let (oy, ox) = position.quotientAndRemainder(dividingBy: outputWidth)
+      return window(oy: oy, ox: ox)
+    }
+
+    /// The input row that weight `(c, ky, kx)` meets in `window`, or nil where the window
+    /// reaches into the padding.
+    @inline(__always)
+    func inputRow(_ patchRow: PatchRow, window: Window) -> Int? {
+      if window.isInside { return patchRow.offset + window.origin }
+      let y = window.y + patchRow.ky
+      let x = window.x + patchRow.kx
       guard y >= 0, y < height, x >= 0, x < width else { return nil }
       return (patchRow.channel * height + y) * width + x
     }
+  }
+
+  /// The input pixels an output position's weights meet.
+  struct Window {
+    /// The input pixel at the top left; in the padding when `padding > 0`.
+    var y: Int
+    var x: Int
+    /// `y · width + x`: the input row of weight `(0, 0, 0)` when the window is inside.
+    var origin: Int
+    /// Whether the whole window lies inside the image, clear of the padding.
+    var isInside: Bool
   }
 
   /// A row `(channel, ky, kx)` of the im2col matrix, stepped through in order without dividing.
@@ -51,23 +80,30 @@ enum ConvolutionKernels {
     var channel: Int
     var ky: Int
     var kx: Int
+    /// `(channel · height + ky) · width + kx`: the input row the weight meets, relative to the
+    /// window's origin.
+    var offset: Int
 
     init(_ row: Int, _ g: Geometry) {
       let area = g.kernelHeight * g.kernelWidth
       channel = row / area
       ky = row % area / g.kernelWidth
       kx = row % g.kernelWidth
+      offset = (channel * g.height + ky) * g.width + kx
     }
 
     @inline(__always)
     mutating func advance(_ g: Geometry) {
       kx += 1
+      offset += 1
       guard kx == g.kernelWidth else { return }
       kx = 0
       ky += 1
+      offset += g.width - g.kernelWidth
       guard ky == g.kernelHeight else { return }
       ky = 0
       channel += 1
+      offset += (g.height - g.kernelHeight) * g.width
     }
   }
 
@@ -106,10 +142,11 @@ enum ConvolutionKernels {
       rows: Int, depth: Int, columns: Int, width: Int, into panel: UnsafeMutablePointer<Float>, rowStride: Int
     ) {
       forEachRun(columns: columns, width: width, ld: ld) { offset, position, sample, length in
+        let window = geometry.window(position: position)
         var patchRow = PatchRow(rows, geometry)
         for r in 0..<depth {
           let target = panel + r * rowStride + offset
-          if let row = geometry.inputRow(patchRow, position: position) {
+          if let row = geometry.inputRow(patchRow, window: window) {
             copy(image + row * ld + sample, to: target, count: length)
           } else {
             target.update(repeating: 0, count: length)
@@ -138,9 +175,10 @@ enum ConvolutionKernels {
     @inline(__always)
     func add(_ tile: UnsafePointer<Float>, rowStride: Int, rows: Int, height: Int, columns: Int, width: Int) {
       forEachRun(columns: columns, width: width, ld: ld) { offset, position, sample, length in
+        let window = geometry.window(position: position)
         var patchRow = PatchRow(rows, geometry)
         for r in 0..<height {
-          if let row = geometry.inputRow(patchRow, position: position) {
+          if let row = geometry.inputRow(patchRow, window: window) {
             ConvolutionKernels.add(tile + r * rowStride + offset, into: gradient + row * ld + sample, count: length)
           }
           patchRow.advance(geometry)
@@ -163,13 +201,15 @@ enum ConvolutionKernels {
     let rowStride = g.positions * ld
     var patchRow = PatchRow(0, g)
     for q in 0..<g.patchSize {
-      let row = columns + q * rowStride
-      for position in 0..<g.positions {
-        let target = row + position * ld
-        if let source = g.inputRow(patchRow, position: position) {
-          copy(input + source * ld, to: target, count: n)
-        } else {
-          target.update(repeating: 0, count: n)
+      var target = columns + q * rowStride
+      for oy in 0..<g.outputHeight {
+        for ox in 0..<g.outputWidth {
+          if let source = g.inputRow(patchRow, window: g.window(oy: oy, ox: ox)) {
+            copy(input + source * ld, to: target, count: n)
+          } else {
+            target.update(repeating: 0, count: n)
+          }
+          target += ld
         }
       }
       patchRow.advance(g)
@@ -241,8 +281,8 @@ enum ConvolutionKernels {
     var c10 = V(), c11 = V(), c12 = V(), c13 = V(), c14 = V()
     var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c24 = V()
     var c30 = V(), c31 = V(), c32 = V(), c33 = V(), c34 = V()
-    @inline(__always) func source(_ patchRow: PatchRow, _ position: Int) -> UnsafePointer<Float> {
-      g.inputRow(patchRow, position: position).map { patches.image + $0 * ld } ?? zeros
+    @inline(__always) func source(_ patchRow: PatchRow, _ window: Window) -> UnsafePointer<Float> {
+      g.inputRow(patchRow, window: window).map { patches.image + $0 * ld } ?? zeros
     }
     @inline(__always) func step(_ a0: V, _ a1: V, _ a2: V, _ a3: V, _ x: V, _ column: Int) {
       switch column {
@@ -254,8 +294,9 @@ enum ConvolutionKernels {
       }
     }
     for position in 0..<g.positions {
-      let x0 = source(r0, position), x1 = source(r1, position), x2 = source(r2, position)
-      let x3 = source(r3, position), x4 = source(r4, position)
+      let window = g.window(position: position)
+      let x0 = source(r0, window), x1 = source(r1, window), x2 = source(r2, window)
+      let x3 = source(r3, window), x4 = source(r4, window)
       let base = position * ld
       var j = 0
       while j + 16 <= n {

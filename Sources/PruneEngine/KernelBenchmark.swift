@@ -87,7 +87,7 @@ public struct GEMMShape: Sendable, Equatable {
 
 /// Timings of the engine's kernels, for `shears bench`.
 public enum KernelBenchmark {
-  /// GFLOP/s of the 8x32 micro-kernel alone on one thread, with operands resident in L1: the
+  /// GFLOP/s of the 10x32 micro-kernel alone on one thread, with operands resident in L1: the
   /// ceiling the blocked GEMM can reach, and proof that the build uses the CPU's full vector
   /// width (a build without FMA targets runs it some 100 times slower).
   public static func microKernelGFLOPS(clock: MonotonicClock, repetitions: Int = 5) -> Double {
