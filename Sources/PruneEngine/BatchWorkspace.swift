@@ -18,11 +18,6 @@ final class BatchWorkspace {
   /// Per pooling stage, `[outputFeatures, n]`: the loss gradient with respect to the pooled
   /// output (empty for other stages).
   let pooledGradients: [UnsafeMutableBufferPointer<Float>]
-  /// Per convolution, its im2col matrix `[patchSize, positions · n]`, kept from the forward
-  /// pass for the weight gradient (empty for Linear layers).
-  let columns: [UnsafeMutableBufferPointer<Float>]
-  /// The im2col-shaped input gradient of one convolution at a time.
-  let columnGradient: UnsafeMutableBufferPointer<Float>
   /// The batch's labels.
   let labels: UnsafeMutableBufferPointer<UInt8>
 
@@ -37,11 +32,6 @@ final class BatchWorkspace {
     }
     outputGradients = forTraining ? layers.map { .zeros($0.activationFeatures * capacity) } : []
     pooledGradients = layers.map { forTraining && $0.pool != nil ? .zeros($0.outputFeatures * capacity) : .zeros(0) }
-    columns = layers.map { layer in
-      .zeros(layer.convolution.map { $0.patchSize * $0.positions * capacity } ?? 0)
-    }
-    let widestColumns = layers.dropFirst().compactMap { $0.convolution.map { $0.patchSize * $0.positions } }.max() ?? 0
-    columnGradient = .zeros(forTraining ? widestColumns * capacity : 0)
     labels = .allocate(capacity: capacity)
     labels.initialize(repeating: 0)
   }
@@ -50,7 +40,7 @@ final class BatchWorkspace {
     for (l, buffer) in outputs.enumerated() where buffer.baseAddress != activations[l].baseAddress {
       buffer.deallocate()
     }
-    for buffer in activations + outputGradients + pooledGradients + columns + [columnGradient] {
+    for buffer in activations + outputGradients + pooledGradients {
       buffer.deallocate()
     }
     labels.deallocate()
@@ -62,28 +52,26 @@ extension Network {
   ///
   /// Per Linear layer: `out[o, j] = Σ_i W[o, i] · in[i, j] + b[o]`, then ReLU. In GEMM terms
   /// `Out = W · In` with `W` `[out, in]` row-major and `In` `[in, n]` row-major: neither operand
-  /// needs packing. A convolution is the same product over its im2col matrix
-  /// (`ConvolutionKernels`), followed by its ReLU and pooling.
+  /// needs packing. A convolution is the same product over its im2col matrix, which the GEMM
+  /// gathers from the input panel by panel (`ConvolutionKernels.Patches`). Bias and ReLU are
+  /// applied to each output tile as the GEMM finishes it; pooling follows.
   func forward(_ workspace: BatchWorkspace, count n: Int, threads: Int) {
     var input = UnsafePointer(workspace.input.baseAddress!)
     for (l, layer) in layers.enumerated() {
       let activation = workspace.activations[l].baseAddress!
-      var operand = MatrixOperand.rowMajor(input, leadingDimension: n)
       let columns = n * layer.positions
-      if let geometry = layer.convolution {
-        let matrix = workspace.columns[l].baseAddress!
-        ConvolutionKernels.im2col(input, ld: n, count: n, geometry: geometry, into: matrix)
-        operand = .rowMajor(matrix, leadingDimension: columns)
-      }
+      let operand: GEMM.Panels =
+        layer.convolution.map { .patches(ConvolutionKernels.Patches(image: input, ld: n, geometry: $0)) }
+        ?? .matrix(.rowMajor(input, leadingDimension: n))
       gemm(
         m: layer.outputCount, n: columns, k: layer.inputCount,
         a: .rowMajor(layer.weight.baseAddress!, leadingDimension: layer.inputCount), b: operand,
-        c: activation, ldc: columns, accumulate: false, threads: threads)
-      Kernels.addBias(
-        activation, features: layer.outputCount, batch: columns, leadingDimension: columns,
-        bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
+        output: .matrix(
+          activation, ldc: columns, accumulate: false, bias: layer.bias.baseAddress!, relu: layer.appliesReLU),
+        threads: threads)
       if let pool = layer.pool {
-        ConvolutionKernels.maxPool(activation, ld: n, count: n, pool: pool, into: workspace.outputs[l].baseAddress!)
+        ConvolutionKernels.maxPool(
+          activation, ld: n, count: n, pool: pool, into: workspace.outputs[l].baseAddress!, threads: threads)
       }
       input = UnsafePointer(workspace.outputs[l].baseAddress!)
     }
@@ -101,39 +89,45 @@ extension Network {
       let columns = n * layer.positions
       let outputGradient = UnsafePointer(workspace.outputGradients[l].baseAddress!)
       let input = UnsafePointer(l == 0 ? workspace.input.baseAddress! : workspace.outputs[l - 1].baseAddress!)
-      let layerInput = layer.convolution == nil ? input : UnsafePointer(workspace.columns[l].baseAddress!)
       // dW[out, in] = dOut[out, columns] · In[in, columns]ᵀ
-      gemm(
-        m: layer.outputCount, n: layer.inputCount, k: columns,
-        a: .rowMajor(outputGradient, leadingDimension: columns),
-        b: .transposed(layerInput, leadingDimension: columns),
-        c: gradients[2 * l].baseAddress!, ldc: layer.inputCount, accumulate: false, threads: threads)
+      if let geometry = layer.convolution {
+        ConvolutionKernels.weightGradient(
+          outputGradient: outputGradient, filters: layer.outputCount,
+          patches: ConvolutionKernels.Patches(image: input, ld: n, geometry: geometry), count: n,
+          into: gradients[2 * l].baseAddress!, threads: threads)
+      } else {
+        gemm(
+          m: layer.outputCount, n: layer.inputCount, k: columns,
+          a: .rowMajor(outputGradient, leadingDimension: columns),
+          b: .transposed(input, leadingDimension: columns),
+          c: gradients[2 * l].baseAddress!, ldc: layer.inputCount, accumulate: false, threads: threads)
+      }
       // db[out] = Σ_j dOut[out, j]
       Kernels.rowSums(
         outputGradient, features: layer.outputCount, batch: columns, leadingDimension: columns,
-        into: gradients[2 * l + 1].baseAddress!)
+        into: gradients[2 * l + 1].baseAddress!, threads: threads)
       guard l > 0 else { continue }
       // dIn[in, columns] = Wᵀ[in, out] · dOut[out, columns], folded back from im2col form for a
       // convolution, back through the previous stage's pooling and ReLU.
       let previous = layers[l - 1]
       let inputGradient = (previous.pool == nil ? workspace.outputGradients[l - 1] : workspace.pooledGradients[l - 1])
         .baseAddress!
-      let product = layer.convolution == nil ? inputGradient : workspace.columnGradient.baseAddress!
       gemm(
         m: layer.inputCount, n: columns, k: layer.outputCount,
         a: .transposed(layer.weight.baseAddress!, leadingDimension: layer.inputCount),
-        b: .rowMajor(outputGradient, leadingDimension: columns),
-        c: product, ldc: columns, accumulate: false, threads: threads)
-      if let geometry = layer.convolution {
-        ConvolutionKernels.col2im(product, ld: n, count: n, geometry: geometry, into: inputGradient)
-      }
+        b: .matrix(.rowMajor(outputGradient, leadingDimension: columns)),
+        output: layer.convolution.map {
+          .image(ConvolutionKernels.ImageGradient(gradient: inputGradient, ld: n, geometry: $0))
+        }
+          ?? .matrix(inputGradient, ldc: columns, accumulate: false),
+        threads: threads)
       let activationGradient = workspace.outputGradients[l - 1].baseAddress!
       if let pool = previous.pool {
         ConvolutionKernels.maxPoolBackward(
           input: workspace.activations[l - 1].baseAddress!, output: workspace.outputs[l - 1].baseAddress!,
-          outputGradient: inputGradient, ld: n, count: n, pool: pool, into: activationGradient)
-      }
-      if previous.appliesReLU {
+          outputGradient: inputGradient, ld: n, count: n, pool: pool, relu: previous.appliesReLU,
+          into: activationGradient, threads: threads)
+      } else if previous.appliesReLU {
         Kernels.reluBackward(
           activationGradient, activation: workspace.activations[l - 1].baseAddress!,
           count: previous.activationFeatures * n)

@@ -58,10 +58,13 @@ public final class Evaluator {
     }
     self.batchMatrices = batchMatrices
     self.singleMatrices = singleMatrices
+    // Only a convolution that runs sparse needs its im2col matrix stored.
+    let sparseConvolutions = zip(network.layers, batchMatrices).filter { $0.convolution != nil && $1 != nil }
+    let patchesCount = sparseConvolutions.map { $0.0.convolution!.patchSize * $0.0.positions }.max() ?? 0
     workspaces = (0..<max(1, threads)).map { _ in
-      InferenceWorkspace(network: network, capacity: Self.chunkSize)
+      InferenceWorkspace(network: network, capacity: Self.chunkSize, im2colCount: patchesCount)
     }
-    single = SingleSampleScratch(network: network)
+    single = SingleSampleScratch(network: network, im2colCount: patchesCount)
   }
 
   /// The kernel each WeightedLayer layer runs on batches, in layer order.
@@ -144,35 +147,14 @@ public final class Evaluator {
   }
 
   /// Runs stage `l` on `n` samples (rows `ld` apart) into `workspace.activations[l]` and
-  /// `workspace.outputs[l]`. A convolution multiplies its im2col matrix, whose rows hold
-  /// `positions` runs of `ld` columns, by the weights (dense or sparse) as a Linear layer
-  /// multiplies its input.
+  /// `workspace.outputs[l]`.
   private func runStage(
     _ l: Int, input: UnsafePointer<Float>, count n: Int, rowStride ld: Int, workspace: InferenceWorkspace
   ) {
     let layer = network.layers[l]
     let activation = workspace.activations[l].pointer
-    var operand = input
-    var (columns, stride) = (n, ld)
-    if let geometry = layer.convolution {
-      ConvolutionKernels.im2col(input, ld: ld, count: n, geometry: geometry, into: workspace.columns.pointer)
-      operand = UnsafePointer(workspace.columns.pointer)
-      (columns, stride) = (geometry.positions * ld, geometry.positions * ld)
-    }
-    if let matrix = batchMatrices[l] {
-      matrix.forward(
-        input: operand, inputStride: stride, count: columns, output: activation, outputStride: stride,
-        bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
-    } else {
-      gemm(
-        m: layer.outputCount, n: columns, k: layer.inputCount,
-        a: .rowMajor(layer.weight.baseAddress!, leadingDimension: layer.inputCount),
-        b: .rowMajor(operand, leadingDimension: stride),
-        c: activation, ldc: stride, accumulate: false, threads: 1)
-      Kernels.addBias(
-        activation, features: layer.outputCount, batch: columns, leadingDimension: stride,
-        bias: layer.bias.baseAddress!, relu: layer.appliesReLU)
-    }
+    layer.forward(
+      input, count: n, rowStride: ld, sparse: batchMatrices[l], im2col: workspace.columns.pointer, into: activation)
     if let pool = layer.pool {
       ConvolutionKernels.maxPool(activation, ld: ld, count: n, pool: pool, into: workspace.outputs[l].pointer)
     }
@@ -239,13 +221,50 @@ private final class SingleSampleScratch {
   /// The nonzero-input list of `SparseMatrix.forwardVector`, as long as the widest layer input.
   let active: UnsafeMutableBufferPointer<Int32>
 
-  init(network: Network) {
-    workspace = InferenceWorkspace(network: network, capacity: 1)
+  init(network: Network, im2colCount: Int) {
+    workspace = InferenceWorkspace(network: network, capacity: 1, im2colCount: im2colCount)
     active = .allocate(capacity: max(1, network.layers.map(\.inputCount).max() ?? 1))
     active.initialize(repeating: 0)
   }
 
   deinit {
     active.deallocate()
+  }
+}
+
+extension Network.Stage {
+  /// The layer with its bias and ReLU (not its pooling) on `n` samples whose rows are `ld`
+  /// apart, on the calling thread: the dense GEMM, or the sparse kernel when given the layer's
+  /// `sparse` form. Both give the same bits.
+  ///
+  /// A convolution multiplies its im2col matrix, whose rows hold `positions` runs of `ld`
+  /// columns, as a Linear layer multiplies its input: the dense GEMM gathers that matrix from
+  /// the input as it goes; the sparse kernel reads it from `im2col`, which it first fills
+  /// (`[patchSize, positions · ld]`). A convolution's columns include the padding columns of
+  /// every position; they compute values nobody reads.
+  func forward(
+    _ input: UnsafePointer<Float>, count n: Int, rowStride ld: Int, sparse: SparseMatrix?,
+    im2col: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>
+  ) {
+    let stride = ld * positions
+    let columns = convolution == nil ? n : stride
+    if let sparse {
+      var operand = input
+      if let convolution {
+        ConvolutionKernels.im2col(input, ld: ld, count: n, geometry: convolution, into: im2col)
+        operand = UnsafePointer(im2col)
+      }
+      sparse.forward(
+        input: operand, inputStride: stride, count: columns, output: output, outputStride: stride,
+        bias: bias.baseAddress!, relu: appliesReLU)
+    } else {
+      let operand: GEMM.Panels =
+        convolution.map { .patches(ConvolutionKernels.Patches(image: input, ld: ld, geometry: $0)) }
+        ?? .matrix(.rowMajor(input, leadingDimension: ld))
+      gemm(
+        m: outputCount, n: columns, k: inputCount, a: .rowMajor(weight.baseAddress!, leadingDimension: inputCount),
+        b: operand, output: .matrix(output, ldc: stride, accumulate: false, bias: bias.baseAddress!, relu: appliesReLU),
+        threads: 1)
+    }
   }
 }

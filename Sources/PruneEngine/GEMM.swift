@@ -21,8 +21,8 @@ public struct MatrixOperand {
 /// Blocked, multi-threaded single-precision matrix multiply: `C = A·B` or `C += A·B`.
 ///
 /// `A` is `[m, k]`, `B` is `[k, n]` (either may be a transposed view), `C` is row-major `[m, n]`
-/// with leading dimension `ldc`. The micro-kernel computes an 8x32 tile of `C` in sixteen
-/// `SIMD16<Float>` accumulators. `A` is read in place through its strides (its eight row
+/// with leading dimension `ldc`. The micro-kernel computes a 10x32 tile of `C` in twenty
+/// `SIMD16<Float>` accumulators. `A` is read in place through its strides (its ten row
 /// pointers are broadcast from); each `B` panel is packed into a contiguous 32-wide buffer.
 /// `K` is split into blocks of `kBlock` so a packed `B` panel stays in L1 while the `A` rows
 /// stream past it.
@@ -40,14 +40,47 @@ public func gemm(
   c: UnsafeMutablePointer<Float>, ldc: Int,
   accumulate: Bool, threads: Int = GEMM.defaultThreads
 ) {
+  gemm(
+    m: m, n: n, k: k, a: a, b: .matrix(b), output: .matrix(c, ldc: ldc, accumulate: accumulate),
+    threads: threads)
+}
+
+/// `gemm` with `B` read from a matrix or straight from a convolution's input (its im2col matrix
+/// is never stored), and `C` stored, given a bias and ReLU, or folded back into an image
+/// gradient (see `GEMM.Panels` and `GEMM.Output`).
+///
+/// Each element of the result is computed by one thread with a fixed summation order, so results
+/// do not depend on the thread count.
+/// - Complexity: O(m·n·k).
+func gemm(
+  m: Int, n: Int, k: Int, a: MatrixOperand, b: GEMM.Panels, output: GEMM.Output, threads: Int
+) {
   guard m > 0, n > 0 else { return }
   guard k > 0 else {
-    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    switch output {
+    case .matrix(let c, let ldc, let accumulate, _, _):
+      if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    case .image(let image):
+      image.clear(channels: 0..<image.geometry.channels)
+    }
     return
   }
   let workers = m * n * k >= GEMM.parallelThreshold ? max(1, threads) : 1
   if workers == 1 {
-    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, output: output)
+    return
+  }
+  if case .image(let image) = output {
+    // Rows of one input channel fold into that channel's pixels only, so threads that own
+    // whole channels never add into the same pixel.
+    let channels = image.geometry.channels
+    let area = image.geometry.kernelHeight * image.geometry.kernelWidth
+    let parts = min(workers, channels)
+    parallelFor(parts) { part in
+      let rows = (channels * part / parts * area)..<(channels * (part + 1) / parts * area)
+      guard !rows.isEmpty else { return }
+      GEMM.block(rows: rows, columns: 0..<n, k: k, a: a, b: b, output: output)
+    }
     return
   }
   // Split along the longer side of C, in whole micro-tiles, so that no thread packs what
@@ -62,15 +95,15 @@ public func gemm(
     let end = min(extent, tiles * (part + 1) / parts * tile)
     guard start < end else { return }
     GEMM.block(
-      rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end,
-      k: k, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+      rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end, k: k, a: a, b: b,
+      output: output)
   }
 }
 
 /// Tuning constants and the single-threaded blocked driver behind `gemm`.
 public enum GEMM {
   /// Rows of the micro-tile.
-  static let mr = 8
+  static let mr = 10
   /// Columns of the micro-tile (two 16-lane vectors).
   static let nr = 32
   /// Depth of a K block: a packed 32-wide `B` panel of this depth is 24 KiB, inside L1.
@@ -80,11 +113,47 @@ public enum GEMM {
   /// Threads used by default: every core.
   public static let defaultThreads = max(1, System.coreCount)
 
+  /// Where the `B` panels of a product come from.
+  enum Panels {
+    /// A matrix in memory.
+    case matrix(MatrixOperand)
+    /// The im2col matrix of a convolution's input, gathered panel by panel from the image.
+    case patches(ConvolutionKernels.Patches)
+
+    /// Copies `B[rows..<rows+depth, columns..<columns+width]` into a `[depth, 32]` panel,
+    /// zero-padded.
+    @inline(__always)
+    func pack(rows: Int, depth: Int, columns: Int, width: Int, into panel: UnsafeMutablePointer<Float>) {
+      if width < nr { panel.update(repeating: 0, count: depth * nr) }
+      switch self {
+      case .matrix(let b): packPanel(b, rows: rows, depth: depth, columns: columns, width: width, into: panel)
+      case .patches(let patches):
+        patches.pack(rows: rows, depth: depth, columns: columns, width: width, into: panel, rowStride: nr)
+      }
+    }
+  }
+
+  /// Where the tiles of `C` go.
+  enum Output {
+    /// `C`, row-major with leading dimension `ldc`: overwritten or added to; then, given a bias,
+    /// each finished tile gets `+ bias[row]` and ReLU when asked, exactly as `Kernels.addBias`
+    /// computes them, while it is still in L1.
+    case matrix(
+      UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false)
+    /// `C` is an im2col-shaped gradient, folded into the image gradient it is the adjoint of
+    /// (`col2im`): each element is added to the pixel that `Patches` gathered it from. The
+    /// image gradient is overwritten. Each K block's partial tile is added on its own.
+    case image(ConvolutionKernels.ImageGradient)
+  }
+
   static func block(
-    rows: Range<Int>, columns: Range<Int>, k: Int,
-    a: MatrixOperand, b: MatrixOperand,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    rows: Range<Int>, columns: Range<Int>, k: Int, a: MatrixOperand, b: Panels, output: Output
   ) {
+    if case .image(let image) = output {
+      let area = image.geometry.kernelHeight * image.geometry.kernelWidth
+      precondition(rows.lowerBound % area == 0 && rows.upperBound % area == 0, "rows must cover whole channels")
+      image.clear(channels: (rows.lowerBound / area)..<(rows.upperBound / area))
+    }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: kBlock * nr + kBlock * mr + mr * nr) { scratch in
       let packedB = scratch.baseAddress!
       let packedA = packedB + kBlock * nr
@@ -92,7 +161,7 @@ public enum GEMM {
       var p0 = 0
       while p0 < k {
         let depth = min(kBlock, k - p0)
-        let overwrite = p0 == 0 && !accumulate
+        let lastBlock = p0 + depth == k
         // The last row tile, when shorter than MR, is zero-padded into a packed [depth, MR]
         // buffer once per K block and reused for every B panel.
         let edgeRows = rows.count % mr
@@ -110,33 +179,46 @@ public enum GEMM {
           // The B panel, rows p0..<p0+depth and columns j0..<j0+width, is always packed into a
           // contiguous [depth, 32] buffer: read in place with a power-of-two row stride, its rows
           // fall into a few L1 sets and evict each other.
-          packPanel(b, rows: p0, depth: depth, columns: j0, width: width, into: packedB)
+          b.pack(rows: p0, depth: depth, columns: j0, width: width, into: packedB)
           var i0 = rows.lowerBound
           while i0 < rows.upperBound {
             let height = min(mr, rows.upperBound - i0)
-            let cTile = c + i0 * ldc + j0
             let (aTile, aRowStride, aColumnStride) =
               height == mr
               ? (a.base + i0 * a.rowStride + p0 * a.columnStride, a.rowStride, a.columnStride)
               : (UnsafePointer(packedA), 1, mr)
-            if height == mr && width == nr {
-              microKernel(
-                depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
-                b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite)
-            } else {
-              // Edge tile: compute a full tile aside and copy back the part that exists.
+            switch output {
+            case .matrix(let c, let ldc, let accumulate, let bias, let relu):
+              let overwrite = p0 == 0 && !accumulate
+              let cTile = c + i0 * ldc + j0
+              if height == mr && width == nr {
+                microKernel(
+                  depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                  b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite)
+              } else {
+                // Edge tile: compute a full tile aside and copy back the part that exists.
+                microKernel(
+                  depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
+                  b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
+                for i in 0..<height {
+                  let source = tileC + i * nr
+                  let target = cTile + i * ldc
+                  if overwrite {
+                    target.update(from: source, count: width)
+                  } else {
+                    for j in 0..<width { target[j] += source[j] }
+                  }
+                }
+              }
+              if lastBlock, let bias {
+                Kernels.addBias(
+                  cTile, features: height, batch: width, leadingDimension: ldc, bias: bias + i0, relu: relu)
+              }
+            case .image(let image):
               microKernel(
                 depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                 b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
-              for i in 0..<height {
-                let source = tileC + i * nr
-                let target = cTile + i * ldc
-                if overwrite {
-                  target.update(from: source, count: width)
-                } else {
-                  for j in 0..<width { target[j] += source[j] }
-                }
-              }
+              image.add(tileC, rowStride: nr, rows: i0, height: height, columns: j0, width: width)
             }
             i0 += mr
           }
@@ -146,14 +228,13 @@ public enum GEMM {
       }
     }
   }
-
-  /// Copies `B[rows..<rows+depth, columns..<columns+width]` into a `[depth, 32]` panel, zero-padded.
+  /// Copies `B[rows..<rows+depth, columns..<columns+width]` into the first `width` columns of a
+  /// `[depth, 32]` panel.
   @inline(__always)
   static func packPanel(
     _ b: MatrixOperand, rows: Int, depth: Int, columns: Int, width: Int,
     into panel: UnsafeMutablePointer<Float>
   ) {
-    if width < nr { panel.update(repeating: 0, count: depth * nr) }
     if b.columnStride == 1 {
       for p in 0..<depth {
         (panel + p * nr).update(from: b.base + (rows + p) * b.rowStride + columns, count: width)
@@ -167,9 +248,12 @@ public enum GEMM {
     }
   }
 
-  /// The 8x32 micro-kernel: `C[0..<8, 0..<32] (+)= A[0..<8, 0..<depth] · B[0..<depth, 0..<32]`.
+  /// The 10x32 micro-kernel: `C[0..<10, 0..<32] (+)= A[0..<10, 0..<depth] · B[0..<depth, 0..<32]`.
   ///
-  /// Kept out of line: inlined into a large caller, the sixteen accumulators get spilled.
+  /// Twenty `SIMD16` accumulators, two `B` vectors and a broadcast fit AVX-512's 32 vector
+  /// registers. Ten rows rather than eight: the layers this engine trains have 10, 20, 50, 100,
+  /// 300 or 500 rows, which 8-row tiles cover with up to 37% padding and 10-row tiles with none.
+  /// Kept out of line: inlined into a large caller, the accumulators get spilled.
   @inline(never)
   static func microKernel(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
@@ -179,9 +263,10 @@ public enum GEMM {
     typealias V = SIMD16<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
     var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    var c80 = V(), c81 = V(), c90 = V(), c91 = V()
     let a0 = a, a1 = a + aRowStride, a2 = a + 2 * aRowStride, a3 = a + 3 * aRowStride
     let a4 = a + 4 * aRowStride, a5 = a + 5 * aRowStride, a6 = a + 6 * aRowStride
-    let a7 = a + 7 * aRowStride
+    let a7 = a + 7 * aRowStride, a8 = a + 8 * aRowStride, a9 = a + 9 * aRowStride
     var bRow = UnsafeRawPointer(b)
     let bStep = bRowStride * MemoryLayout<Float>.stride
     var offset = 0
@@ -197,6 +282,8 @@ public enum GEMM {
       s = V(repeating: a5[offset]); c50.addProduct(s, b0); c51.addProduct(s, b1)
       s = V(repeating: a6[offset]); c60.addProduct(s, b0); c61.addProduct(s, b1)
       s = V(repeating: a7[offset]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+      s = V(repeating: a8[offset]); c80.addProduct(s, b0); c81.addProduct(s, b1)
+      s = V(repeating: a9[offset]); c90.addProduct(s, b0); c91.addProduct(s, b1)
       offset += aColumnStride
       bRow += bStep
     }
@@ -210,7 +297,7 @@ public enum GEMM {
         target.storeBytes(of: high, toByteOffset: 64, as: V.self)
       }
     }
-    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
-    store(4, c40, c41); store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31); store(4, c40, c41)
+    store(5, c50, c51); store(6, c60, c61); store(7, c70, c71); store(8, c80, c81); store(9, c90, c91)
   }
 }

@@ -7,11 +7,27 @@ public struct GEMMShape: Sendable, Equatable {
     case abt = "A·Bᵀ"
   }
 
+  /// Which product of a training step a shape is.
+  public enum Pass: String, Sendable {
+    case forward
+    case weightGradient = "weight grad"
+    case inputGradient = "input grad"
+  }
+
   public var name: String
   public var m: Int
   public var n: Int
   public var k: Int
   public var form: Form
+  /// The convolution whose im2col product this is, and which product: what
+  /// `KernelBenchmark.convolutionGFLOPS` times. Nil for a Linear layer's product.
+  var convolution: ConvolutionProduct?
+
+  /// One of a convolution's products in a training step.
+  struct ConvolutionProduct: Sendable, Equatable {
+    var geometry: ConvolutionKernels.Geometry
+    var pass: Pass
+  }
 
   public init(name: String, m: Int, n: Int, k: Int, form: Form) {
     self.name = name
@@ -23,29 +39,47 @@ public struct GEMMShape: Sendable, Equatable {
 
   public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 
+  /// Whether the product belongs to a convolution.
+  public var isConvolution: Bool { convolution != nil }
+
   /// The GEMMs of one training step of a batch in the engine's feature-major layout, per
   /// weighted layer: forward `W·X`, weight gradient `dY·Xᵀ`, input gradient `Wᵀ·dY` (a
   /// convolution's `X` is its im2col matrix, with a column per output pixel and sample).
   public static func trainingStep(of architecture: Architecture, batch: Int) -> [GEMMShape] {
     guard let shapes = try? architecture.shapes() else { return [] }
     let inputs = [architecture.inputShape] + shapes.dropLast()
-    var layers: [(name: String, rows: Int, columns: Int, fanIn: Int)] = []
+    var layers: [(name: String, rows: Int, columns: Int, fanIn: Int, geometry: ConvolutionKernels.Geometry?)] = []
     for (step, (input, output)) in zip(architecture.steps, zip(inputs, shapes)) {
       switch step {
       case .linear(let outputs):
-        layers.append(("\(input[0])x\(outputs)", outputs, batch, input[0]))
-      case .conv(let filters, let kernel, _, _):
-        let fanIn = input[0] * kernel * kernel
-        layers.append(("conv\(kernel) \(input[0])x\(filters)", filters, batch * output[1] * output[2], fanIn))
+        layers.append(("\(input[0])x\(outputs)", outputs, batch, input[0], nil))
+      case .conv(let filters, let kernel, let stride, let padding):
+        let geometry = ConvolutionKernels.Geometry(
+          channels: input[0], height: input[1], width: input[2], kernelHeight: kernel, kernelWidth: kernel,
+          stride: stride, padding: padding)
+        layers.append(
+          ("conv\(kernel) \(input[0])x\(filters)", filters, batch * output[1] * output[2], geometry.patchSize, geometry)
+        )
       default: break
       }
     }
-    var result = layers.map { GEMMShape(name: "forward \($0.name)", m: $0.rows, n: $0.columns, k: $0.fanIn, form: .ab) }
+    func shape(
+      _ pass: Pass, _ layer: (name: String, rows: Int, columns: Int, fanIn: Int, geometry: ConvolutionKernels.Geometry?)
+    ) -> GEMMShape {
+      let name = "\(pass.rawValue) \(layer.name)"
+      var shape =
+        switch pass {
+        case .forward: GEMMShape(name: name, m: layer.rows, n: layer.columns, k: layer.fanIn, form: .ab)
+        case .weightGradient: GEMMShape(name: name, m: layer.rows, n: layer.fanIn, k: layer.columns, form: .abt)
+        case .inputGradient: GEMMShape(name: name, m: layer.fanIn, n: layer.columns, k: layer.rows, form: .atb)
+        }
+      shape.convolution = layer.geometry.map { ConvolutionProduct(geometry: $0, pass: pass) }
+      return shape
+    }
+    var result = layers.map { shape(.forward, $0) }
     for (l, layer) in layers.enumerated() {
-      result.append(GEMMShape(name: "weight grad \(layer.name)", m: layer.rows, n: layer.fanIn, k: layer.columns, form: .abt))
-      if l > 0 {
-        result.append(GEMMShape(name: "input grad \(layer.name)", m: layer.fanIn, n: layer.columns, k: layer.rows, form: .atb))
-      }
+      result.append(shape(.weightGradient, layer))
+      if l > 0 { result.append(shape(.inputGradient, layer)) }
     }
     return result
   }
@@ -53,7 +87,7 @@ public struct GEMMShape: Sendable, Equatable {
 
 /// Timings of the engine's kernels, for `shears bench`.
 public enum KernelBenchmark {
-  /// GFLOP/s of the 8x32 micro-kernel alone on one thread, with operands resident in L1: the
+  /// GFLOP/s of the 10x32 micro-kernel alone on one thread, with operands resident in L1: the
   /// ceiling the blocked GEMM can reach, and proof that the build uses the CPU's full vector
   /// width (a build without FMA targets runs it some 100 times slower).
   public static func microKernelGFLOPS(clock: MonotonicClock, repetitions: Int = 5) -> Double {
@@ -83,49 +117,87 @@ public enum KernelBenchmark {
     _ shape: GEMMShape, threads: Int, clock: MonotonicClock, repetitions: Int = 7
   ) -> Double {
     var generator = SeededGenerator(seed: 7)
-    let a = (0..<(shape.m * shape.k)).map { _ in generator.nextUnitFloat() - 0.5 }
-    let b = (0..<(shape.k * shape.n)).map { _ in generator.nextUnitFloat() - 0.5 }
-    var c = [Float](repeating: 0, count: shape.m * shape.n)
-    // Enough calls per sample for about 20 ms of work at 100 GFLOP/s.
-    let calls = max(1, Int(2e9 / shape.flops))
-    let samples = a.withUnsafeBufferPointer { a in
-      b.withUnsafeBufferPointer { b in
-        c.withUnsafeMutableBufferPointer { c in
-          let (left, right): (MatrixOperand, MatrixOperand) =
-            switch shape.form {
-            case .ab:
-              (
-                .rowMajor(a.baseAddress!, leadingDimension: shape.k),
-                .rowMajor(b.baseAddress!, leadingDimension: shape.n)
-              )
-            case .atb:
-              (
-                .transposed(a.baseAddress!, leadingDimension: shape.m),
-                .rowMajor(b.baseAddress!, leadingDimension: shape.n)
-              )
-            case .abt:
-              (
-                .rowMajor(a.baseAddress!, leadingDimension: shape.k),
-                .transposed(b.baseAddress!, leadingDimension: shape.k)
-              )
-            }
-          return (0..<repetitions).map { _ in
-            let start = clock.nanoseconds()
-            for _ in 0..<calls {
-              gemm(
-                m: shape.m, n: shape.n, k: shape.k, a: left, b: right, c: c.baseAddress!, ldc: shape.n,
-                accumulate: false, threads: threads)
-            }
-            return clock.seconds(since: start) / Double(calls)
-          }
-        }
+    let a = RandomBuffer(shape.m * shape.k, &generator)
+    let b = RandomBuffer(shape.k * shape.n, &generator)
+    let c = RandomBuffer(shape.m * shape.n, &generator)
+    let (left, right): (MatrixOperand, MatrixOperand) =
+      switch shape.form {
+      case .ab: (.rowMajor(a.pointer, leadingDimension: shape.k), .rowMajor(b.pointer, leadingDimension: shape.n))
+      case .atb: (.transposed(a.pointer, leadingDimension: shape.m), .rowMajor(b.pointer, leadingDimension: shape.n))
+      case .abt: (.rowMajor(a.pointer, leadingDimension: shape.k), .transposed(b.pointer, leadingDimension: shape.k))
+      }
+    return gflops(shape.flops, clock: clock, repetitions: repetitions) {
+      gemm(
+        m: shape.m, n: shape.n, k: shape.k, a: left, b: right, c: c.pointer, ldc: shape.n, accumulate: false,
+        threads: threads)
+    }
+  }
+
+  /// Median GFLOP/s, counted as `shape.flops`, of the kernel training runs for a convolution's
+  /// product: the GEMM gathering its im2col matrix from the image (forward, with bias and
+  /// ReLU), `ConvolutionKernels.weightGradient`, or the GEMM folding the input gradient back
+  /// into the image. Nil for a Linear layer's product.
+  public static func convolutionGFLOPS(
+    _ shape: GEMMShape, threads: Int, clock: MonotonicClock, repetitions: Int = 7
+  ) -> Double? {
+    guard let product = shape.convolution else { return nil }
+    let g = product.geometry
+    let filters = product.pass == .inputGradient ? shape.k : shape.m
+    let columns = product.pass == .forward ? shape.n : product.pass == .weightGradient ? shape.k : shape.n
+    let batch = columns / g.positions
+    var generator = SeededGenerator(seed: 7)
+    let image = RandomBuffer(g.inputFeatures * batch, &generator)
+    let weight = RandomBuffer(filters * g.patchSize, &generator)
+    let bias = RandomBuffer(filters, &generator)
+    let output = RandomBuffer(filters * columns, &generator)
+    let patches = ConvolutionKernels.Patches(image: image.pointer, ld: batch, geometry: g)
+    return gflops(shape.flops, clock: clock, repetitions: repetitions) {
+      switch product.pass {
+      case .forward:
+        gemm(
+          m: filters, n: columns, k: g.patchSize, a: .rowMajor(weight.pointer, leadingDimension: g.patchSize),
+          b: .patches(patches),
+          output: .matrix(output.pointer, ldc: columns, accumulate: false, bias: bias.pointer, relu: true),
+          threads: threads)
+      case .weightGradient:
+        ConvolutionKernels.weightGradient(
+          outputGradient: output.pointer, filters: filters, patches: patches, count: batch, into: weight.pointer,
+          threads: threads)
+      case .inputGradient:
+        gemm(
+          m: g.patchSize, n: columns, k: filters, a: .transposed(weight.pointer, leadingDimension: g.patchSize),
+          b: .matrix(.rowMajor(output.pointer, leadingDimension: columns)),
+          output: .image(ConvolutionKernels.ImageGradient(gradient: image.pointer, ld: batch, geometry: g)),
+          threads: threads)
       }
     }
-    return shape.flops / median(samples) / 1e9
+  }
+
+  /// GFLOP/s of `body` doing `flops` operations: the median over `repetitions` of enough calls
+  /// for about 20 ms of work at 100 GFLOP/s.
+  private static func gflops(_ flops: Double, clock: MonotonicClock, repetitions: Int, _ body: () -> Void) -> Double {
+    let calls = max(1, Int(2e9 / flops))
+    let samples = (0..<max(1, repetitions)).map { _ in
+      let start = clock.nanoseconds()
+      for _ in 0..<calls { body() }
+      return clock.seconds(since: start) / Double(calls)
+    }
+    return flops / median(samples) / 1e9
   }
 }
 
-/// Forward-pass times of one WeightedLayer layer with each kernel.
+/// Seeded uniform floats in [-0.5, 0.5) in an aligned buffer, for benchmark operands.
+private final class RandomBuffer {
+  let buffer: AlignedBuffer
+  var pointer: UnsafeMutablePointer<Float> { buffer.pointer }
+
+  init(_ count: Int, _ generator: inout SeededGenerator) {
+    buffer = AlignedBuffer(count: count)
+    for index in 0..<count { buffer.pointer[index] = generator.nextUnitFloat() - 0.5 }
+  }
+}
+
+/// Forward-pass times of one weighted layer with each kernel.
 public struct LayerTiming: Sendable, Equatable {
   /// Position of the layer in `Model.layers` (its weight is `\(layerIndex).weight`).
   public var layerIndex: Int
@@ -133,11 +205,13 @@ public struct LayerTiming: Sendable, Equatable {
   public var batch: Int
   /// Seconds per batch with the dense GEMM (plus bias and ReLU), one thread.
   public var denseSeconds: Double
-  /// Seconds per batch with the sparse kernel, one thread.
+  /// Seconds per batch with the sparse kernel (after writing the im2col matrix, for a
+  /// convolution), one thread.
   public var sparseSeconds: Double
-  /// Seconds per single sample with the dense matrix-vector kernel.
+  /// Seconds per single sample with the dense kernel (matrix-vector for a Linear layer; the
+  /// batch kernel on one sample for a convolution, as `Evaluator` runs it).
   public var singleDenseSeconds: Double
-  /// Seconds per single sample with the sparse matrix-vector kernel.
+  /// Seconds per single sample with the sparse kernel.
   public var singleSparseSeconds: Double
 
   public init(
@@ -156,13 +230,16 @@ public struct LayerTiming: Sendable, Equatable {
 // MARK: - Sparse inference
 
 extension KernelBenchmark {
-  /// Measured forward time of every WeightedLayer layer of `model` with the dense and the sparse kernels,
-  /// on batches of `batch` samples and on single samples (medians of `repetitions`, one thread).
+  /// Measured forward time of every weighted layer of `model` with the dense and the sparse
+  /// kernels, on batches of `batch` samples and on single samples (medians of `repetitions`, one
+  /// thread), as `Evaluator` runs them: bias and ReLU included, pooling not (it is the same
+  /// either way).
   ///
   /// Each layer is fed what it sees in the model: the activations of the previous layers for the
   /// first `batch` samples of `dataset`, or, without a dataset, seeded random inputs that are half
   /// zeros. (The batch kernels' time does not depend on the values; the sparse single-sample
-  /// kernel skips zero inputs, so its time does.)
+  /// kernel skips zero inputs, so its time does.) Any model can be timed, so timing a model and
+  /// its `shrunk()` form side by side shows what removing dead filters and neurons saves.
   /// - Complexity: a few dozen forward passes of each layer.
   public static func layerTimings(
     model: Model, batch: Int = KernelSelector.batch, dataset: Dataset? = nil, clock: MonotonicClock,
@@ -171,7 +248,9 @@ extension KernelBenchmark {
     precondition(batch > 0, "batch must be positive")
     let network = Network(model: model)
     guard !network.layers.isEmpty else { return [] }
-    let workspace = InferenceWorkspace(network: network, capacity: batch)
+    let im2colCount = network.layers.compactMap { $0.convolution.map { $0.patchSize * $0.positions } }.max() ?? 0
+    let workspace = InferenceWorkspace(network: network, capacity: batch, im2colCount: im2colCount)
+    let singleIm2col = AlignedBuffer(count: im2colCount)
     let ld = InferenceWorkspace.stride(for: batch)
     if let dataset, dataset.count > 0, dataset.featureCount == network.inputCount {
       // Repeat the dataset's samples if it has fewer than `batch`.
@@ -185,49 +264,61 @@ extension KernelBenchmark {
         workspace.input.pointer[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
       }
     }
-    let scratch = AlignedBuffer(count: (network.layers.map(\.outputCount).max() ?? 1) * ld)
-    let vector = AlignedBuffer(count: network.layers.map(\.inputCount).max() ?? 1)
+    let scratch = AlignedBuffer(count: (network.layers.map(\.activationFeatures).max() ?? 1) * ld)
+    let vector = AlignedBuffer(count: network.layers.map(\.inputFeatures).max() ?? 1)
     let active = UnsafeMutableBufferPointer<Int32>.allocate(capacity: network.layers.map(\.inputCount).max() ?? 1)
     defer { active.deallocate() }
     var timings: [LayerTiming] = []
     var input = UnsafePointer(workspace.input.pointer)
     for (l, layer) in network.layers.enumerated() {
-      let weight = UnsafePointer(layer.weight.baseAddress!)
-      let bias = UnsafePointer(layer.bias.baseAddress!)
       let matrix = SparseMatrix(
         weights: UnsafeBufferPointer(layer.weight), rows: layer.outputCount, columns: layer.inputCount)
-      let output = workspace.outputs[l].pointer
+      let activation = workspace.activations[l].pointer
       let layerInput = input
       let dense = medianSeconds(clock: clock, repetitions: repetitions) {
-        gemm(
-          m: layer.outputCount, n: batch, k: layer.inputCount, a: .rowMajor(weight, leadingDimension: layer.inputCount),
-          b: .rowMajor(layerInput, leadingDimension: ld), c: output, ldc: ld, accumulate: false, threads: 1)
-        Kernels.addBias(
-          output, features: layer.outputCount, batch: batch, leadingDimension: ld, bias: bias,
-          relu: layer.appliesReLU)
+        layer.forward(
+          layerInput, count: batch, rowStride: ld, sparse: nil, im2col: workspace.columns.pointer, into: activation)
       }
       let sparse = medianSeconds(clock: clock, repetitions: repetitions) {
-        matrix.forward(
-          input: layerInput, inputStride: ld, count: batch, output: scratch.pointer, outputStride: ld,
-          bias: bias, relu: layer.appliesReLU)
+        layer.forward(
+          layerInput, count: batch, rowStride: ld, sparse: matrix, im2col: workspace.columns.pointer,
+          into: scratch.pointer)
       }
       // One sample: the first column of the batch, made contiguous.
-      for i in 0..<layer.inputCount { vector.pointer[i] = layerInput[i * ld] }
-      let x = UnsafePointer(vector.pointer)
-      let singleDense = medianSeconds(clock: clock, repetitions: repetitions) {
-        VectorKernels.denseForward(
-          weight: weight, rows: layer.outputCount, columns: layer.inputCount, x: x, bias: bias,
-          relu: layer.appliesReLU, into: scratch.pointer)
-      }
-      let singleSparse = medianSeconds(clock: clock, repetitions: repetitions) {
-        matrix.forwardVector(
-          x: x, bias: bias, relu: layer.appliesReLU, into: scratch.pointer, scratch: active.baseAddress!)
-      }
+      let x = vector.pointer
+      for i in 0..<layer.inputFeatures { x[i] = layerInput[i * ld] }
+      let weight = UnsafePointer(layer.weight.baseAddress!)
+      let bias = UnsafePointer(layer.bias.baseAddress!)
+      let (singleDense, singleSparse) =
+        layer.convolution == nil
+        ? (
+          medianSeconds(clock: clock, repetitions: repetitions) {
+            VectorKernels.denseForward(
+              weight: weight, rows: layer.outputCount, columns: layer.inputCount, x: x, bias: bias,
+              relu: layer.appliesReLU, into: scratch.pointer)
+          },
+          medianSeconds(clock: clock, repetitions: repetitions) {
+            matrix.forwardVector(
+              x: x, bias: bias, relu: layer.appliesReLU, into: scratch.pointer, scratch: active.baseAddress!)
+          }
+        )
+        : (
+          medianSeconds(clock: clock, repetitions: repetitions) {
+            layer.forward(x, count: 1, rowStride: 1, sparse: nil, im2col: singleIm2col.pointer, into: scratch.pointer)
+          },
+          medianSeconds(clock: clock, repetitions: repetitions) {
+            layer.forward(
+              x, count: 1, rowStride: 1, sparse: matrix, im2col: singleIm2col.pointer, into: scratch.pointer)
+          }
+        )
       timings.append(
         LayerTiming(
           layerIndex: layer.index, batch: batch, denseSeconds: dense, sparseSeconds: sparse,
           singleDenseSeconds: singleDense, singleSparseSeconds: singleSparse))
-      input = UnsafePointer(output)
+      if let pool = layer.pool {
+        ConvolutionKernels.maxPool(activation, ld: ld, count: batch, pool: pool, into: workspace.outputs[l].pointer)
+      }
+      input = UnsafePointer(workspace.outputs[l].pointer)
     }
     return timings
   }
@@ -281,6 +372,43 @@ extension KernelBenchmark {
       pruned.layers[index] = .weighted(layer)
     }
     return pruned
+  }
+
+  /// `model` with a fraction of the rows (neurons, filters) of every weighted layer but the
+  /// output layer pruned by their L2 norm, each layer on its own (`ln_structured(n=2, dim=0)`):
+  /// the `round(fraction × rows)` rows of smallest norm (Python rounding, ties by lowest index)
+  /// are zeroed and masked. For benchmarks of shrunk models.
+  public static func rowPruned(_ model: Model, fraction: Double) -> Model {
+    precondition(fraction >= 0 && fraction <= 1, "fraction \(fraction) outside [0, 1]")
+    var pruned = model
+    for (index, dense) in model.weightedLayers.dropLast() {
+      let columns = dense.inputCount
+      let norms = (0..<dense.outputCount).map { row in
+        dense.weight.scalars[(row * columns)..<((row + 1) * columns)].reduce(0.0) { $0 + Double($1) * Double($1) }
+      }
+      let count = Int((fraction * Double(dense.outputCount)).rounded(.toNearestOrEven))
+      let order = norms.indices.sorted { (norms[$0], $0) < (norms[$1], $1) }
+      var mask = dense.keptMask
+      for row in order.prefix(count) {
+        for column in 0..<columns { mask[row * columns + column] = 0 }
+      }
+      var layer = dense
+      layer.setMask(mask)
+      pruned.layers[index] = .weighted(layer)
+    }
+    return pruned
+  }
+
+  /// `model.shrunk()` when the shrink removed rows and kept the input shape and every layer's
+  /// kind; nil otherwise: nothing to remove, or a shrink that cannot remove a convolution's
+  /// filters (it would turn the convolution into something else).
+  public static func shrunkModel(_ model: Model) -> Model? {
+    let shrunk = model.shrunk()
+    guard !shrunk.removed.isEmpty, shrunk.model.inputShape == model.inputShape,
+      shrunk.model.weightedLayers.map(\.layer.kind) == model.weightedLayers.map(\.layer.kind),
+      (try? shrunk.model.architecture.shapes()) != nil
+    else { return nil }
+    return shrunk.model
   }
 
   /// The median time of `body`, each sample repeating it for at least 0.2 ms.

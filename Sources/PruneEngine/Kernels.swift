@@ -48,25 +48,30 @@ enum Kernels {
     }
   }
 
-  /// `sums[f] = Σ_j x[f, j]`: the bias gradient from a feature-major output gradient.
+  /// `sums[f] = Σ_j x[f, j]`: the bias gradient from a feature-major output gradient. Features
+  /// are shared out among up to `threads` threads when there is enough work; each sum is taken
+  /// by one thread in a fixed order.
   static func rowSums(
     _ x: UnsafePointer<Float>, features: Int, batch: Int, leadingDimension ld: Int,
-    into sums: UnsafeMutablePointer<Float>
+    into sums: UnsafeMutablePointer<Float>, threads: Int = 1
   ) {
-    for f in 0..<features {
-      let row = x + f * ld
-      var accumulator = V()
-      var j = 0
-      while j + 16 <= batch {
-        accumulator += UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
-        j += 16
+    let parts = features * batch >= 1 << 16 ? min(max(1, threads), features) : 1
+    parallelFor(parts) { part in
+      for f in (features * part / parts)..<(features * (part + 1) / parts) {
+        let row = x + f * ld
+        var accumulator = V()
+        var j = 0
+        while j + 16 <= batch {
+          accumulator += UnsafeRawPointer(row + j).loadUnaligned(as: V.self)
+          j += 16
+        }
+        var total = accumulator.sum()
+        while j < batch {
+          total += row[j]
+          j += 1
+        }
+        sums[f] = total
       }
-      var total = accumulator.sum()
-      while j < batch {
-        total += row[j]
-        j += 1
-      }
-      sums[f] = total
     }
   }
 

@@ -8,9 +8,18 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Measure the engine: GEMM GFLOP/s, training samples/s and test-set evaluation time.",
     discussion: """
-      Figures are medians of several runs of LeNet-300-100 (mlp:784-300-100-10) at batch 64. \
-      Build with -c release; a debug build is 10 to 100 times slower.
+      Figures are medians of several runs at batch 64 of LeNet-300-100 \
+      (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the explorer) and of \
+      LeNet-5 (lenet5: its GEMMs and convolution kernels, training, evaluation, per-layer times \
+      dense, sparse and shrunk). Build with -c release; a debug build is 10 to 100 times slower.
       """)
+
+  /// Which models are measured.
+  enum Suite: String, ExpressibleByArgument, CaseIterable {
+    case all
+    case mlp
+    case lenet5
+  }
 
   @OptionGroup var dataOptions: DataOptions
   @OptionGroup var output: OutputOptions
@@ -18,17 +27,33 @@ struct BenchCommand: ParsableCommand {
   @Option(name: .long, help: "Repetitions per measurement (the median is reported).")
   var repetitions = 5
 
+  @Option(name: .long, help: "Which models to measure.")
+  var suite = Suite.all
+
   func validate() throws {
     guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1 (got \(repetitions))") }
   }
 
   func run() throws {
-    let clock = MonotonicClock.system
     let threads = GEMM.defaultThreads
-    let architecture = Architecture.lenet300100
-    let batch = 64
     let source = try dataOptions.resolveSource()
     let data = try source.load()
+    var result = BenchResult(machine: MachineDescription.current, threads: threads, data: source.description)
+    if suite != .lenet5 { result.mlp = try measureMLP(data: data, source: source, threads: threads) }
+    if suite != .mlp { result.lenet5 = try measureLeNet5(data: data, threads: threads) }
+    if output.json {
+      try JSONOutput.print(result)
+    } else {
+      print(result.table)
+    }
+  }
+
+  /// LeNet-300-100: GEMMs, training, evaluation dense and at the sparsities of `sparsities`,
+  /// batch-1 latency, per-layer kernel times and the explorer's latencies.
+  private func measureMLP(data: DataSplits, source: DataSource, threads: Int) throws -> BenchResult.MLPFigures {
+    let clock = MonotonicClock.system
+    let architecture = Architecture.lenet300100
+    let batch = 64
     note("micro-kernel")
     let kernel = KernelBenchmark.microKernelGFLOPS(clock: clock, repetitions: repetitions)
     var gemms: [BenchResult.GEMMFigure] = []
@@ -108,19 +133,62 @@ struct BenchCommand: ParsableCommand {
 
     note("explorer latency")
     let explorer = try measureExplorer(trained, data: data, source: source, repetitions: repetitions)
-
-    let result = BenchResult(
-      machine: MachineDescription.current, threads: threads, data: source.description,
-      microKernelGflops: kernel, gemm: gemms,
-      trainSamplesPerSecond: median(trainingRates), trainBatch: batch,
+    return BenchResult.MLPFigures(
+      microKernelGflops: kernel, gemm: gemms, trainSamplesPerSecond: median(trainingRates), trainBatch: batch,
       evalMilliseconds: denseEvaluation * 1000, evalSamples: data.test.count,
-      singleSampleMicroseconds: denseSingle * 1e6, layerBatch: KernelSelector.batch, sparse: sparse,
-      explorer: explorer)
-    if output.json {
-      try JSONOutput.print(result)
-    } else {
-      print(result.table)
+      singleSampleMicroseconds: denseSingle * 1e6,
+      layerBatch: KernelSelector.batch, sparse: sparse, explorer: explorer)
+  }
+
+  /// LeNet-5: the GEMM and convolution kernels of a training step, training, evaluation, and
+  /// each layer's forward time dense, sparse (magnitude-pruned to `leNet5Sparsity`) and shrunk
+  /// (a fraction `leNet5RowFraction` of filters and neurons pruned by L2 norm, then removed).
+  private func measureLeNet5(data: DataSplits, threads: Int) throws -> BenchResult.LeNet5Figure {
+    let clock = MonotonicClock.system
+    let architecture = Architecture.lenet5
+    let batch = 64
+    var gemms: [BenchResult.ConvolutionGEMMFigure] = []
+    for shape in GEMMShape.trainingStep(of: architecture, batch: batch) {
+      note("lenet5 gemm \(shape.name)")
+      gemms.append(
+        BenchResult.ConvolutionGEMMFigure(
+          name: shape.name, m: shape.m, n: shape.n, k: shape.k, form: shape.form.rawValue,
+          gflopsAllThreads: KernelBenchmark.gemmGFLOPS(shape, threads: threads, clock: clock, repetitions: repetitions),
+          kernelGflopsAllThreads: KernelBenchmark.convolutionGFLOPS(
+            shape, threads: threads, clock: clock, repetitions: repetitions)))
     }
+
+    note("lenet5 training")
+    var generator = SeededGenerator(seed: 1)
+    let initial = Model(architecture: architecture, generator: &generator)
+    let trainingSlice = data.train.prefix(Self.leNet5Batches * batch)
+    var trained = initial
+    var trainingRates: [Double] = []
+    for run in 0..<repetitions {
+      let report = try Trainer.train(
+        initial, on: trainingSlice,
+        options: TrainingOptions(epochs: 1, batchSize: batch, seed: UInt64(run + 1), threads: threads),
+        clock: clock)
+      trained = report.model
+      trainingRates.append(report.samplesPerSecond)
+    }
+
+    note("lenet5 evaluation")
+    let evaluator = Evaluator(model: trained, threads: threads)
+    let evaluation = KernelBenchmark.evaluationSeconds(
+      evaluator, on: data.test, clock: clock, repetitions: max(repetitions, 10))
+
+    note("lenet5 layer timings")
+    let sparseModel = KernelBenchmark.magnitudePruned(trained, sparsity: Self.leNet5Sparsity)
+    let rowPruned = KernelBenchmark.rowPruned(trained, fraction: Self.leNet5RowFraction)
+    let shrunk = KernelBenchmark.shrunkModel(rowPruned)
+    let layers = LayerTable(
+      model: sparseModel, shrunk: shrunk, dataset: data.test, clock: clock, repetitions: repetitions)
+    return BenchResult.LeNet5Figure(
+      gemm: gemms, trainSamplesPerSecond: median(trainingRates), trainBatch: batch,
+      trainSamples: trainingSlice.count, evalMilliseconds: evaluation * 1000, evalSamples: data.test.count,
+      layerBatch: KernelSelector.batch, sparsity: Self.leNet5Sparsity,
+      shrunkRowFraction: shrunk == nil ? nil : Self.leNet5RowFraction, layers: layers.rows)
   }
 
   /// Runs the explorer's session (no terminal) on `model` saved to a temporary checkpoint.
@@ -146,6 +214,12 @@ struct BenchCommand: ParsableCommand {
 
   /// Sparsities of the sparse-inference figures (magnitude pruning, each layer on its own).
   static let sparsities = [0.5, 0.9, 0.95]
+  /// Batches of LeNet-5's training figure.
+  static let leNet5Batches = 100
+  /// Sparsity of LeNet-5's sparse per-layer figures (magnitude pruning, each layer on its own).
+  static let leNet5Sparsity = 0.9
+  /// Fraction of LeNet-5's filters and hidden neurons removed for the shrunk per-layer figures.
+  static let leNet5RowFraction = 0.5
 
   private func densityOf(_ dense: WeightedLayer) -> Double {
     Double(dense.weight.nonzeroCount) / Double(max(1, dense.weight.count))
@@ -156,7 +230,8 @@ struct BenchCommand: ParsableCommand {
   }
 }
 
-/// `shears bench` figures.
+/// `shears bench` figures: the machine, then LeNet-300-100's figures at the top level (as
+/// before LeNet-5 was measured) and LeNet-5's under `lenet5`, each when measured.
 struct BenchResult: Encodable {
   struct GEMMFigure: Encodable {
     var name: String
@@ -191,42 +266,94 @@ struct BenchResult: Encodable {
   struct SparseFigure: Encodable {
     var sparsity: Double
     var evalMilliseconds: Double
-    /// WeightedLayer evaluation time / this one.
+    /// Dense evaluation time / this one.
     var evalSpeedup: Double
     var singleSampleMicroseconds: Double
-    /// WeightedLayer batch-1 latency / this one.
+    /// Dense batch-1 latency / this one.
     var singleSampleSpeedup: Double
     var batchKernels: [String]
     var singleSampleKernels: [String]
     var layers: [LayerFigure]
   }
 
+  /// LeNet-300-100's figures.
+  struct MLPFigures: Encodable {
+    var microKernelGflops: Double
+    var gemm: [GEMMFigure]
+    var trainSamplesPerSecond: Double
+    var trainBatch: Int
+    var evalMilliseconds: Double
+    var evalSamples: Int
+    /// Dense batch-1 latency: one test image to its predicted class.
+    var singleSampleMicroseconds: Double
+    /// Samples per batch of the per-layer timings.
+    var layerBatch: Int
+    var sparse: [SparseFigure]
+    var explorer: ExplorerFigure
+  }
+
+  /// A product of a LeNet-5 training step: the GEMM on stored matrices, and for a
+  /// convolution's product the kernel training runs instead (`KernelBenchmark.convolutionGFLOPS`).
+  struct ConvolutionGEMMFigure: Encodable {
+    var name: String
+    var m: Int
+    var n: Int
+    var k: Int
+    var form: String
+    var gflopsAllThreads: Double
+    var kernelGflopsAllThreads: Double?
+  }
+
+  /// LeNet-5's figures.
+  struct LeNet5Figure: Encodable {
+    var gemm: [ConvolutionGEMMFigure]
+    var trainSamplesPerSecond: Double
+    var trainBatch: Int
+    /// Samples of each timed training run (one epoch over them).
+    var trainSamples: Int
+    var evalMilliseconds: Double
+    var evalSamples: Int
+    /// Samples per batch of the per-layer timings.
+    var layerBatch: Int
+    /// Sparsity of the model timed on the sparse kernels.
+    var sparsity: Double
+    /// Fraction of filters and hidden neurons removed from the shrunk model; nil when no shrunk
+    /// model was timed.
+    var shrunkRowFraction: Double?
+    var layers: [LayerTable.Row]
+  }
+
   var machine: String
   var threads: Int
   var data: String
-  var microKernelGflops: Double
-  var gemm: [GEMMFigure]
-  var trainSamplesPerSecond: Double
-  var trainBatch: Int
-  var evalMilliseconds: Double
-  var evalSamples: Int
-  /// WeightedLayer batch-1 latency: one test image to its predicted class.
-  var singleSampleMicroseconds: Double
-  /// Samples per batch of the per-layer timings.
-  var layerBatch: Int
-  var sparse: [SparseFigure]
-  var explorer: ExplorerFigure
+  var mlp: MLPFigures?
+  var lenet5: LeNet5Figure?
+
+  enum CodingKeys: String, CodingKey { case machine, threads, data, lenet5 }
+
+  func encode(to encoder: Encoder) throws {
+    try mlp?.encode(to: encoder)
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(machine, forKey: .machine)
+    try container.encode(threads, forKey: .threads)
+    try container.encode(data, forKey: .data)
+    try container.encodeIfPresent(lenet5, forKey: .lenet5)
+  }
 
   var table: String {
+    var lines = ["machine: \(machine), \(threads) threads", "data:    \(data)"]
+    if let mlp { lines += ["", mlpTable(mlp)] }
+    if let lenet5 { lines += ["", leNet5Table(lenet5)] }
+    return lines.joined(separator: "\n")
+  }
+
+  private func mlpTable(_ mlp: MLPFigures) -> String {
     var lines = [
-      "machine: \(machine), \(threads) threads",
-      "data:    \(data)",
-      "",
-      String(format: "micro-kernel 8x32 SIMD16 FMA, 1 thread, L1-resident: %.1f GFLOP/s", microKernelGflops),
+      String(format: "micro-kernel 10x32 SIMD16 FMA, 1 thread, L1-resident: %.1f GFLOP/s", mlp.microKernelGflops),
       "",
       "GEMM (LeNet-300-100, batch 64)        m     n     k  form   GFLOP/s 1T  GFLOP/s \(threads)T",
     ]
-    for figure in gemm {
+    for figure in mlp.gemm {
       lines.append(
         figure.name.padding(toLength: 33, withPad: " ", startingAt: 0)
           + String(format: "%6d%6d%6d", figure.m, figure.n, figure.k) + "  "
@@ -235,29 +362,31 @@ struct BenchResult: Encodable {
     }
     lines.append("")
     lines.append(
-      "training LeNet-300-100, batch \(trainBatch): \(ProgressPrinter.rate(trainSamplesPerSecond)) samples/s")
-    lines.append(String(format: "evaluation of %d test images: %.1f ms", evalSamples, evalMilliseconds))
+      "training LeNet-300-100, batch \(mlp.trainBatch): \(ProgressPrinter.rate(mlp.trainSamplesPerSecond)) samples/s")
+    lines.append(String(format: "evaluation of %d test images: %.1f ms", mlp.evalSamples, mlp.evalMilliseconds))
     lines.append("")
     lines.append(
-      "inference, magnitude-pruned per layer   eval \(evalSamples) (\(threads)T)   speed-up   batch 1   speed-up   kernels"
+      "inference, magnitude-pruned per layer   eval \(mlp.evalSamples) (\(threads)T)   speed-up   batch 1   speed-up   kernels"
     )
+    let denseKernels = [String](repeating: "dense", count: mlp.sparse.first?.batchKernels.count ?? 0)
     lines.append(
       "dense".padding(toLength: 39, withPad: " ", startingAt: 0)
         + String(
-          format: "%11.2f ms%10.2fx%8.1f us%10.2fx   %@", evalMilliseconds, 1.0, singleSampleMicroseconds, 1.0,
+          format: "%11.2f ms%10.2fx%8.1f us%10.2fx   %@", mlp.evalMilliseconds, 1.0, mlp.singleSampleMicroseconds, 1.0,
           Self.kernelSummary(batch: denseKernels, single: denseKernels)))
-    for figure in sparse {
+    for figure in mlp.sparse {
       lines.append(
         String(format: "%.0f%% sparse", figure.sparsity * 100).padding(toLength: 39, withPad: " ", startingAt: 0)
           + String(
             format: "%11.2f ms%10.2fx%8.1f us%10.2fx   %@", figure.evalMilliseconds, figure.evalSpeedup,
-            figure.singleSampleMicroseconds, figure.singleSampleSpeedup, Self.kernelSummary(figure)))
+            figure.singleSampleMicroseconds, figure.singleSampleSpeedup,
+            Self.kernelSummary(batch: figure.batchKernels, single: figure.singleSampleKernels)))
     }
-    for figure in sparse {
+    for figure in mlp.sparse {
       lines.append("")
       lines.append(
         String(format: "layer times at %.0f%% sparsity, 1 thread", figure.sparsity * 100)
-          + "      density   batch \(layerBatch) dense   sparse     batch 1 dense   sparse")
+          + "      density   batch \(mlp.layerBatch) dense   sparse     batch 1 dense   sparse")
       for layer in figure.layers {
         lines.append(
           "  " + layer.name.padding(toLength: 37, withPad: " ", startingAt: 0)
@@ -267,33 +396,116 @@ struct BenchResult: Encodable {
       }
     }
     lines.append("")
-    lines.append(String(format: "explorer: key press to redrawn screen (80x24)       %.2f ms", explorer.keyToFrameMilliseconds))
+    lines.append(
+      String(format: "explorer: key press to redrawn screen (80x24)       %.2f ms", mlp.explorer.keyToFrameMilliseconds)
+    )
     lines.append(
       String(
         format: "explorer: threshold change to full accuracy         %.1f ms dense, %.1f ms at 90%%",
-        explorer.thresholdToAccuracyDenseMilliseconds, explorer.thresholdToAccuracySparseMilliseconds))
+        mlp.explorer.thresholdToAccuracyDenseMilliseconds, mlp.explorer.thresholdToAccuracySparseMilliseconds))
     lines.append(
       String(
         format: "explorer: fine-tune epoch                           %.2f s (direct %.2f s, %+.1f%%)",
-        explorer.fineTuneEpochExplorerSeconds, explorer.fineTuneEpochDirectSeconds,
-        (explorer.fineTuneEpochExplorerSeconds / explorer.fineTuneEpochDirectSeconds - 1) * 100))
+        mlp.explorer.fineTuneEpochExplorerSeconds, mlp.explorer.fineTuneEpochDirectSeconds,
+        (mlp.explorer.fineTuneEpochExplorerSeconds / mlp.explorer.fineTuneEpochDirectSeconds - 1) * 100))
     return lines.joined(separator: "\n")
   }
 
-  /// The kernels of the dense anchor: dense everywhere.
-  private var denseKernels: [String] {
-    [String](repeating: "dense", count: sparse.first?.batchKernels.count ?? 0)
+  private func leNet5Table(_ figure: LeNet5Figure) -> String {
+    var lines = [
+      "GEMM (LeNet-5, batch \(figure.trainBatch))           m     n     k  form   GFLOP/s \(threads)T  conv kernel \(threads)T"
+    ]
+    for product in figure.gemm {
+      lines.append(
+        product.name.padding(toLength: 33, withPad: " ", startingAt: 0)
+          + String(format: "%6d%6d%6d", product.m, product.n, product.k) + "  "
+          + product.form.padding(toLength: 5, withPad: " ", startingAt: 0)
+          + String(format: "%12.1f", product.gflopsAllThreads)
+          + (product.kernelGflopsAllThreads.map { String(format: "%15.1f", $0) } ?? ""))
+    }
+    lines.append("")
+    lines.append(
+      "training LeNet-5, batch \(figure.trainBatch): \(ProgressPrinter.rate(figure.trainSamplesPerSecond)) samples/s")
+    lines.append(String(format: "evaluation of %d test images: %.1f ms", figure.evalSamples, figure.evalMilliseconds))
+    lines.append("")
+    let shrunk =
+      figure.shrunkRowFraction.map { String(format: ", shrunk: %.0f%% of filters and neurons removed", $0 * 100) }
+      ?? ", no shrunk model (shrink cannot remove these filters)"
+    lines.append(
+      String(format: "LeNet-5 layer times, 1 thread, sparse: %.0f%% magnitude-pruned", figure.sparsity * 100) + shrunk)
+    lines.append(LayerTable.text(figure.layers, batch: figure.layerBatch))
+    return lines.joined(separator: "\n")
   }
 
   /// Kernels per layer as one letter each (S sparse, D dense), batches then single samples:
   /// `SSS / SSD`.
-  private static func kernelSummary(_ figure: SparseFigure) -> String {
-    kernelSummary(batch: figure.batchKernels, single: figure.singleSampleKernels)
-  }
-
   private static func kernelSummary(batch: [String], single: [String]) -> String {
     func letters(_ kinds: [String]) -> String { kinds.map { $0 == "sparse" ? "S" : "D" }.joined() }
     return "\(letters(batch)) / \(letters(single))"
+  }
+}
+
+/// Forward times of each weighted layer of a model with the dense and the sparse kernels, and
+/// of the same layer in the model's shrunk form: what `bench` reports for LeNet-5 and
+/// `info --timings` for any checkpoint.
+struct LayerTable {
+  /// One layer's times, one thread.
+  struct Row: Encodable {
+    var name: String
+    var shape: [Int]
+    var density: Double
+    var denseMicroseconds: Double
+    var sparseMicroseconds: Double
+    var singleDenseMicroseconds: Double
+    var singleSparseMicroseconds: Double
+    /// The layer's weight shape in the shrunk model, when one was timed.
+    var shrunkShape: [Int]?
+    /// The shrunk layer's time on the dense kernel.
+    var shrunkMicroseconds: Double?
+  }
+
+  let rows: [Row]
+
+  /// Times the layers of `model` and, given one, of its shrunk form, on the first samples of
+  /// `dataset` (seeded random inputs without one).
+  init(model: Model, shrunk: Model?, dataset: Dataset?, clock: MonotonicClock, repetitions: Int) {
+    let timings = KernelBenchmark.layerTimings(model: model, dataset: dataset, clock: clock, repetitions: repetitions)
+    let shrunkTimings = shrunk.map {
+      KernelBenchmark.layerTimings(model: $0, dataset: dataset, clock: clock, repetitions: repetitions)
+    }
+    let shrunkLayers = Dictionary(uniqueKeysWithValues: (shrunk?.weightedLayers ?? []).map { ($0.index, $0.layer) })
+    rows = zip(model.weightedLayers, timings).map { weighted, timing in
+      let shrunkTiming = shrunkTimings?.first { $0.layerIndex == timing.layerIndex }
+      return Row(
+        name: "\(timing.layerIndex).weight", shape: weighted.layer.weight.shape,
+        density: Double(weighted.layer.weight.nonzeroCount) / Double(max(1, weighted.layer.weight.count)),
+        denseMicroseconds: timing.denseSeconds * 1e6, sparseMicroseconds: timing.sparseSeconds * 1e6,
+        singleDenseMicroseconds: timing.singleDenseSeconds * 1e6,
+        singleSparseMicroseconds: timing.singleSparseSeconds * 1e6,
+        shrunkShape: shrunkLayers[timing.layerIndex]?.weight.shape,
+        shrunkMicroseconds: shrunkTiming.map { $0.denseSeconds * 1e6 })
+    }
+  }
+
+  /// The table: one line per layer.
+  static func text(_ rows: [Row], batch: Int) -> String {
+    var lines = [
+      "  layer       shape           density   batch \(batch) dense     sparse     shrunk              batch 1 dense    sparse"
+    ]
+    for row in rows {
+      let shape = row.shape.map(String.init).joined(separator: "x")
+      var shrunk = "-"
+      if let shrunkShape = row.shrunkShape, let seconds = row.shrunkMicroseconds {
+        shrunk = shrunkShape.map(String.init).joined(separator: "x") + String(format: " %.1f us", seconds)
+      }
+      lines.append(
+        "  " + row.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+          + shape.padding(toLength: 14, withPad: " ", startingAt: 0)
+          + String(format: "%8.3f%14.1f us%9.1f us   ", row.density, row.denseMicroseconds, row.sparseMicroseconds)
+          + shrunk.padding(toLength: 20, withPad: " ", startingAt: 0)
+          + String(format: "%12.2f us%8.2f us", row.singleDenseMicroseconds, row.singleSparseMicroseconds))
+    }
+    return lines.joined(separator: "\n")
   }
 }
 

@@ -16,12 +16,21 @@ struct InfoCommand: ParsableCommand {
 
   @OptionGroup var output: JSONOption
 
+  @Flag(
+    name: .long,
+    help: """
+      Also time each layer's forward pass on one thread: dense and sparse kernels, and the \
+      shrunk model's layer when pruning left dead filters or neurons (about a second).
+      """)
+  var timings = false
+
   func run() throws {
     let file = try MappedSafetensorsFile(path: model)
     // A file that says it is a Shears checkpoint must load as one; any other file that is not
     // an MLP is described tensor by tensor.
     let claimsShears = file.metadata["format"]?.hasPrefix("shears") == true || file.metadata["arch"] != nil
     if !claimsShears, let reason = Checkpoint.modelProblem(in: file.tensors) {
+      if timings { Console.warning("\(model): --timings needs a model Shears can run; describing its tensors") }
       try describeTensors(of: file, reason: reason)
       return
     }
@@ -29,8 +38,15 @@ struct InfoCommand: ParsableCommand {
     let report = ModelReport(loaded)
     let sizes = try CheckpointSizes(model: loaded, metadata: metadata, subject: model)
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
+    let layerTimes =
+      timings
+      ? LayerTable(
+        model: loaded, shrunk: KernelBenchmark.shrunkModel(loaded), dataset: nil, clock: .system, repetitions: 5
+      ).rows
+      : nil
     if output.json {
-      try JSONOutput.print(InfoResult(model: report, metadata: metadata, fileBytes: file.fileSize, sizes: sizes))
+      try JSONOutput.print(
+        InfoResult(model: report, metadata: metadata, fileBytes: file.fileSize, sizes: sizes, layerTimes: layerTimes))
     } else {
       print("\(model): \(report.arch)")
       if let dataset = metadata.dataset { print("dataset   \(dataset)") }
@@ -44,6 +60,10 @@ struct InfoCommand: ParsableCommand {
         print(
           "files  \(ModelReport.bytes(sizes.denseFile)) dense (\(ModelReport.bytes(sizes.denseGzip)) gzip), "
             + "\(ModelReport.bytes(sizes.compactFile)) compact (\(ModelReport.bytes(sizes.compactGzip)) gzip)")
+      }
+      if let layerTimes {
+        print("layer times, 1 thread, inputs half zeros; shrunk: the model without its dead filters and neurons")
+        print(LayerTable.text(layerTimes, batch: KernelSelector.batch))
       }
     }
   }
@@ -86,10 +106,12 @@ struct InfoResult: Encodable {
   var metadata: CheckpointMetadata
   var fileBytes: Int
   var sizes: CheckpointSizes
+  /// Per-layer forward times, when asked for (`--timings`).
+  var layerTimes: [LayerTable.Row]?
 
   enum CodingKeys: String, CodingKey {
     case accuracy, dataset, created, history, rewindEpoch, kind, fileBytes, denseFileBytes, denseGzipBytes,
-      compactFileBytes, compactGzipBytes
+      compactFileBytes, compactGzipBytes, layerTimes
   }
 
   func encode(to encoder: Encoder) throws {
@@ -106,6 +128,7 @@ struct InfoResult: Encodable {
     try container.encode(sizes.denseGzip, forKey: .denseGzipBytes)
     try container.encode(sizes.compactFile, forKey: .compactFileBytes)
     try container.encode(sizes.compactGzip, forKey: .compactGzipBytes)
+    try container.encodeIfPresent(layerTimes, forKey: .layerTimes)
   }
 }
 

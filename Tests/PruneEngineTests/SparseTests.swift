@@ -226,6 +226,40 @@ struct SparseEvaluatorTests {
     #expect(timings.allSatisfy { $0.batch == 20 && $0.denseSeconds > 0 && $0.sparseSeconds > 0 })
     #expect(timings.allSatisfy { $0.singleDenseSeconds > 0 && $0.singleSparseSeconds > 0 })
   }
+
+  /// Convolutions are timed on their im2col products, fed the pooled maps of the layers before.
+  @Test func layerTimingsCoverConvolutions() throws {
+    var generator = SeededGenerator(seed: 12)
+    let architecture = try Architecture(parsing: "cnn:1x8x8-conv3k3p1-pool2-conv4k3-fc5")
+    let model = KernelBenchmark.magnitudePruned(Model(architecture: architecture, generator: &generator), sparsity: 0.5)
+    let timings = KernelBenchmark.layerTimings(
+      model: model, batch: 20, dataset: bandDataset(samples: 8, classes: 5, side: 8, seed: 2), clock: .system,
+      repetitions: 1)
+    #expect(timings.map(\.layerIndex) == model.weightedLayers.map(\.index))
+    #expect(timings.allSatisfy { $0.denseSeconds > 0 && $0.sparseSeconds > 0 })
+    #expect(timings.allSatisfy { $0.singleDenseSeconds > 0 && $0.singleSparseSeconds > 0 })
+  }
+
+  /// Rows of smallest L2 norm go first, every layer but the output layer on its own, and the
+  /// shrunk model drops them.
+  @Test func rowPruningRemovesTheWeakestRowsAndShrinks() {
+    let hidden = WeightedLayer(
+      weight: Tensor(shape: [4, 2], scalars: [3, 0, 0.5, 0.5, -2, 2, 0.1, 0]), bias: Tensor(shape: [4]))
+    let output = WeightedLayer(
+      weight: Tensor(shape: [2, 4], scalars: [1, 2, 3, 4, 5, 6, 7, 8]), bias: Tensor(shape: [2]))
+    let model = Model(layers: [.weighted(hidden), .relu, .weighted(output)])
+    // Norms 3, 0.71, 2.83, 0.1: half of four rows is two, rows 3 and 1.
+    let pruned = KernelBenchmark.rowPruned(model, fraction: 0.5)
+    guard case .weighted(let first) = pruned.layers[0], case .weighted(let last) = pruned.layers[2] else {
+      Issue.record("layers moved")
+      return
+    }
+    #expect(first.mask == [1, 1, 0, 0, 1, 1, 0, 0])
+    #expect(last.mask == nil)
+    let shrunk = KernelBenchmark.shrunkModel(pruned)
+    #expect(shrunk?.weightedLayers.map(\.layer.weight.shape) == [[2, 2], [2, 2]])
+    #expect(KernelBenchmark.shrunkModel(model) == nil)
+  }
 }
 
 struct KernelSelectionTests {
@@ -245,7 +279,8 @@ struct KernelSelectionTests {
   }
 
   @Test func magnitudePruningKeepsTheLargestWeights() {
-    let dense = WeightedLayer(weight: Tensor(shape: [2, 3], scalars: [0.5, -3, 0.1, 2, -0.2, 1]), bias: Tensor(shape: [2]))
+    let dense = WeightedLayer(
+      weight: Tensor(shape: [2, 3], scalars: [0.5, -3, 0.1, 2, -0.2, 1]), bias: Tensor(shape: [2]))
     let pruned = KernelBenchmark.magnitudePruned(Model(layers: [.weighted(dense)]), sparsity: 0.5)
     guard case .weighted(let layer) = pruned.layers[0] else { Issue.record("not dense"); return }
     #expect(layer.mask == [0, 1, 0, 1, 0, 1])

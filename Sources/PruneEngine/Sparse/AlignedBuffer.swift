@@ -32,10 +32,13 @@ final class InferenceWorkspace {
   /// Per stage, `[outputFeatures, stride]`: what the stage hands on (the activations unless the
   /// stage pools).
   let outputs: [AlignedBuffer]
-  /// The im2col matrix of one convolution at a time, `[patchSize, positions · stride]`.
+  /// The im2col matrix of one convolution at a time, `[patchSize, positions · stride]`, for
+  /// the sparse kernels.
   let columns: AlignedBuffer
 
-  init(network: Network, capacity: Int) {
+  /// - Parameter im2colCount: the largest `patchSize · positions` of a convolution whose
+  ///   im2col matrix is stored (0 when none is).
+  init(network: Network, capacity: Int, im2colCount: Int = 0) {
     self.capacity = capacity
     let stride = Self.stride(for: capacity)
     input = AlignedBuffer(count: network.inputCount * stride)
@@ -44,8 +47,7 @@ final class InferenceWorkspace {
     outputs = network.layers.indices.map { l in
       network.layers[l].pool == nil ? activations[l] : AlignedBuffer(count: network.layers[l].outputFeatures * stride)
     }
-    let widestColumns = network.layers.compactMap { $0.convolution.map { $0.patchSize * $0.positions } }.max() ?? 0
-    columns = AlignedBuffer(count: widestColumns * stride)
+    columns = AlignedBuffer(count: im2colCount * stride)
   }
 
   /// The row stride for `n` samples: `n` rounded up to a multiple of 16 floats, so that every
