@@ -153,11 +153,15 @@ import Testing
       one tensor at a time, and described tensor by tensor: range, mean, spread,
       zeros, a histogram of |w| and the sparsity magnitude thresholds would give.
 
-      USAGE: shears info --model <PATH> [--json]
+      USAGE: shears info --model <PATH> [--json] [--timings]
 
       OPTIONS:
         --model <PATH>          Checkpoint to describe (safetensors).
         --json                  Print exactly one JSON object on stdout.
+        --timings               Also time each layer's forward pass on one thread:
+                                dense and sparse kernels, and the shrunk model's
+                                layer when pruning left dead filters or neurons
+                                (about a second).
         -h, --help              Show help information.
       """)
   }
@@ -196,10 +200,13 @@ import Testing
       OVERVIEW: Measure the engine: GEMM GFLOP/s, training samples/s and test-set
       evaluation time.
 
-      Figures are medians of several runs of LeNet-300-100 (mlp:784-300-100-10) at
-      batch 64. Build with -c release; a debug build is 10 to 100 times slower.
+      Figures are medians of several runs at batch 64 of LeNet-300-100
+      (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the
+      explorer) and of LeNet-5 (lenet5: its GEMMs and convolution kernels, training,
+      evaluation, per-layer times dense, sparse and shrunk). Build with -c release; a
+      debug build is 10 to 100 times slower.
 
-      USAGE: shears bench [--data <DIR>] [--json] [--progress] [--repetitions <repetitions>]
+      USAGE: shears bench [--data <DIR>] [--json] [--progress] [--repetitions <repetitions>] [--suite <suite>]
 
       OPTIONS:
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
@@ -208,6 +215,8 @@ import Testing
         --repetitions <repetitions>
                                 Repetitions per measurement (the median is reported).
                                 (default: 5)
+        --suite <suite>         Which models to measure. (values: all, mlp, lenet5;
+                                default: all)
         -h, --help              Show help information.
       """)
   }
