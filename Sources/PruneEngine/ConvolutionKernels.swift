@@ -17,7 +17,7 @@ enum ConvolutionKernels {
   typealias V = SIMD16<Float>
 
   /// Sizes of a convolution on one input shape.
-  struct Geometry: Equatable {
+  struct Geometry: Hashable {
     var channels: Int
     var height: Int
     var width: Int
