@@ -17,7 +17,7 @@ enum ConvolutionKernels {
   typealias V = SIMD16<Float>
 
   /// Sizes of a convolution on one input shape.
-  struct Geometry: Equatable {
+  struct Geometry: Hashable {
     var channels: Int
     var height: Int
     var width: Int
@@ -144,6 +144,19 @@ enum ConvolutionKernels {
       forEachRun(columns: columns, width: width, ld: ld) { offset, position, sample, length in
         let window = geometry.window(position: position)
         var patchRow = PatchRow(rows, geometry)
+        if window.isInside && length == GEMM.nr {
+          // The common case, a whole panel from one position clear of the padding:
+          // two vectors per row, no checks.
+          let source = image + (window.origin * ld + sample)
+          for r in 0..<depth {
+            let row = source + patchRow.offset * ld
+            let target = panel + r * rowStride + offset
+            store(load(row), target)
+            store(load(row + 16), target + 16)
+            patchRow.advance(geometry)
+          }
+          return
+        }
         for r in 0..<depth {
           let target = panel + r * rowStride + offset
           if let row = geometry.inputRow(patchRow, window: window) {

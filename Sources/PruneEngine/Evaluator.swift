@@ -52,7 +52,9 @@ public final class Evaluator {
       }
       let matrix = SparseMatrix(
         weights: UnsafeBufferPointer(layer.weight), rows: layer.outputCount, columns: layer.inputCount)
-      let kinds = kernels == .sparse ? (batch: .sparse, single: .sparse) : KernelSelector.shared.kinds(for: matrix)
+      let kinds =
+        kernels == .sparse
+        ? (batch: .sparse, single: .sparse) : KernelSelector.shared.kinds(for: matrix, convolution: layer.convolution)
       batchMatrices.append(kinds.batch == .sparse ? matrix : nil)
       singleMatrices.append(kinds.single == .sparse ? matrix : nil)
     }

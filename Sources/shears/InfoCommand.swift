@@ -20,7 +20,7 @@ struct InfoCommand: ParsableCommand {
     name: .long,
     help: """
       Also time each layer's forward pass on one thread: dense and sparse kernels, and the \
-      shrunk model's layer when pruning left dead filters or neurons (about a second).
+      shrunk model's layer when pruning left dead filters or neurons.
       """)
   var timings = false
 
@@ -38,12 +38,9 @@ struct InfoCommand: ParsableCommand {
     let report = ModelReport(loaded)
     let sizes = try CheckpointSizes(model: loaded, metadata: metadata, subject: model)
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
+    let shrunk = timings ? KernelBenchmark.shrunkModel(loaded) : nil
     let layerTimes =
-      timings
-      ? LayerTable(
-        model: loaded, shrunk: KernelBenchmark.shrunkModel(loaded), dataset: nil, clock: .system, repetitions: 5
-      ).rows
-      : nil
+      timings ? LayerTable(model: loaded, shrunk: shrunk, dataset: nil, clock: .system, repetitions: 5).rows : nil
     if output.json {
       try JSONOutput.print(
         InfoResult(model: report, metadata: metadata, fileBytes: file.fileSize, sizes: sizes, layerTimes: layerTimes))
@@ -62,7 +59,12 @@ struct InfoCommand: ParsableCommand {
             + "\(ModelReport.bytes(sizes.compactFile)) compact (\(ModelReport.bytes(sizes.compactGzip)) gzip)")
       }
       if let layerTimes {
-        print("layer times, 1 thread, inputs half zeros; shrunk: the model without its dead filters and neurons")
+        let shrunkNote =
+          shrunk != nil
+          ? "shrunk: the model without its dead filters and neurons"
+          : loaded.shrunk().removed.isEmpty
+            ? "no dead filters or neurons to shrink" : "shrink cannot remove these filters yet"
+        print("layer times, 1 thread, inputs half zeros; \(shrunkNote)")
         print(LayerTable.text(layerTimes, batch: KernelSelector.batch))
       }
     }

@@ -39,6 +39,23 @@ struct TrainerTests {
     #expect(try run(seed: 5) != run(seed: 6))
   }
 
+  /// Every kernel of a convolutional network's step keeps one summation order per output
+  /// whatever the thread count. The shapes are large enough for each to run threaded: both
+  /// convolutions' GEMMs, the second one's input gradient folded into the image, the weight
+  /// gradients, the pooling and the bias gradients.
+  @Test func convolutionalTrainingDoesNotDependOnTheThreadCount() throws {
+    let architecture = try Architecture(parsing: "cnn:1x12x12-conv16k3-conv12k3p1-pool2-fc10")
+    let dataset = bandDataset(samples: 128, classes: 10, side: 12, seed: 3)
+    var generator = SeededGenerator(seed: 4)
+    let model = Model(architecture: architecture, generator: &generator)
+    func run(threads: Int) throws -> Model {
+      try Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 1, batchSize: 64, threads: threads)).model
+    }
+    let serial = try run(threads: 1)
+    #expect(serial != model)
+    #expect(try run(threads: 2) == serial)
+  }
+
   @Test func cancellationStopsBetweenBatchesAndKeepsTheLastFinishedBatch() throws {
     let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)

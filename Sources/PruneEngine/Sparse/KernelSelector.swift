@@ -37,10 +37,15 @@ public struct KernelCrossover: Sendable, Equatable {
 /// Each timing is the fastest of three runs of at least 0.2 ms, so a busy machine errs towards
 /// the kernel that is really faster rather than towards noise. Inputs are half zeros, as ReLU
 /// outputs and image backgrounds roughly are. Measuring LeNet-300-100's three shapes takes about
-/// 0.1 s of the first evaluator's construction in a release build (300x784 crosses at a density
-/// of about 0.45 on batches and 0.15 on single samples, 100x300 at 0.7 and 0.2; the 10x100
-/// output layer runs faster sparse at any density, because the GEMM's 8-row tiles waste 6 of 16
-/// rows on it). Debug builds skip the timing and use 0.45 and 0.15.
+/// 0.1 s of the first evaluator's construction in a release build (on a quiet machine, 300x784
+/// crosses at a density of about 0.58 on batches and 0.13 on single samples, 100x300 at 0.64
+/// and 0.23; the 10x100 output layer, whose 100-deep products are too short for the GEMM's
+/// blocking to pay, runs faster sparse at any density on batches). A convolution is measured on
+/// its own geometry, with the kernels `Evaluator` runs on it: the dense GEMM gathering the im2col
+/// matrix from the image against writing that matrix out for the sparse kernel, which costs so
+/// much that LeNet-5's second convolution (50x500 over 64 positions) crosses at a density of
+/// about 0.2 where a 50x500 Linear layer crosses at 0.68. Debug builds skip the timing and use
+/// 0.45 and 0.15.
 ///
 /// Both batch kernels give bitwise equal results (see `SparseKernels`), so the choice affects
 /// only speed: results never depend on timing.
@@ -68,34 +73,38 @@ public final class KernelSelector: Sendable {
   private struct Shape: Hashable {
     var rows: Int
     var columns: Int
+    /// The convolution the matrix belongs to, nil for a Linear layer.
+    var convolution: ConvolutionKernels.Geometry?
   }
 
   public init(clock: MonotonicClock) {
     self.clock = clock
   }
 
-  /// The kernels for a layer of a shape with a fraction `density` of nonzero weights.
+  /// The kernels for a Linear layer of a shape with a fraction `density` of nonzero weights.
   public func kinds(rows: Int, columns: Int, density: Double) -> (batch: KernelKind, single: KernelKind) {
     guard density < 1 else { return (.dense, .dense) }
-    let crossover = crossover(rows: rows, columns: columns)
+    let crossover = crossover(Shape(rows: rows, columns: columns))
     return (
       density < crossover.batchDensity ? .sparse : .dense,
       density < crossover.singleDensity ? .sparse : .dense
     )
   }
 
-  /// The kernels for one layer's weights.
+  /// The kernels for one layer's weights, a convolution's when `convolution` is given.
   ///
   /// Far from the shape's crossover the crossover decides. Near it (between 0.7 and 1.4 times
   /// the crossover density) the layer's own sparse kernel is timed against the shape's dense
   /// time, since where the nonzeros sit matters there: magnitude pruning leaves whole input
   /// columns empty, which random masks do not.
   /// - Complexity: at most a millisecond or two of timing, once per call near the crossover.
-  func kinds(for matrix: SparseMatrix) -> (batch: KernelKind, single: KernelKind) {
+  func kinds(
+    for matrix: SparseMatrix, convolution: ConvolutionKernels.Geometry? = nil
+  ) -> (batch: KernelKind, single: KernelKind) {
     let density = matrix.density
     guard density < 1 else { return (.dense, .dense) }
-    let shape = Shape(rows: matrix.rows, columns: matrix.columns)
-    let crossover = crossover(rows: matrix.rows, columns: matrix.columns)
+    let shape = Shape(rows: matrix.rows, columns: matrix.columns, convolution: convolution)
+    let crossover = crossover(shape)
     let dense = crossovers.withLock { $0.denseTimes[shape] } ?? measuredDenseTimes(shape)
     func decide(_ crossoverDensity: Double, _ denseSeconds: Double, _ sparseSeconds: () -> Double) -> KernelKind {
       #if DEBUG
@@ -106,20 +115,23 @@ public final class KernelSelector: Sendable {
         return sparseSeconds() < denseSeconds ? .sparse : .dense
       #endif
     }
-    let probe = Probe(rows: matrix.rows, columns: matrix.columns)
+    let probe = Probe(shape)
     return (
       decide(crossover.batchDensity, dense.batch) { seconds { probe.batch(matrix) } },
       decide(crossover.singleDensity, dense.single) { seconds { probe.single(matrix) } }
     )
   }
 
-  /// The crossover densities for a shape, measured at first use.
+  /// The crossover densities for a Linear layer's shape, measured at first use.
   public func crossover(rows: Int, columns: Int) -> KernelCrossover {
-    let shape = Shape(rows: rows, columns: columns)
+    crossover(Shape(rows: rows, columns: columns))
+  }
+
+  private func crossover(_ shape: Shape) -> KernelCrossover {
     if let known = crossovers.withLock({ $0.crossovers[shape] }) { return known }
     // Measured outside the lock: a second thread asking for the same shape measures it again,
     // which wastes a little time but never blocks on another's measurement.
-    let measured = measure(rows: rows, columns: columns)
+    let measured = measure(shape)
     crossovers.withLock { $0.crossovers[shape] = $0.crossovers[shape] ?? measured }
     return measured
   }
@@ -127,25 +139,34 @@ public final class KernelSelector: Sendable {
   // MARK: - Measurement
 
   /// Inputs and outputs for timing the kernels of one shape: a batch of `KernelSelector.batch`
-  /// samples and one sample, half zeros, seeded.
+  /// samples and one sample, half zeros, seeded. A convolution's kernels run as `Evaluator` runs
+  /// them (`Network.Stage.forward`): the dense GEMM over the image, or the im2col matrix written
+  /// out and the sparse kernel over it.
   private final class Probe {
     let rows: Int
     let columns: Int
+    let convolution: ConvolutionKernels.Geometry?
     let input: AlignedBuffer
     let bias: [Float]
     let output: AlignedBuffer
+    /// A convolution's im2col matrix for the batch.
+    let im2col: AlignedBuffer
     let scratch: UnsafeMutableBufferPointer<Int32>
 
-    init(rows: Int, columns: Int) {
-      self.rows = rows
-      self.columns = columns
+    init(_ shape: Shape) {
+      rows = shape.rows
+      columns = shape.columns
+      convolution = shape.convolution
       var generator = SeededGenerator(seed: UInt64(rows * 65_537 + columns))
-      input = AlignedBuffer(count: columns * KernelSelector.batch)
+      let features = convolution?.inputFeatures ?? columns
+      let positions = convolution?.positions ?? 1
+      input = AlignedBuffer(count: features * KernelSelector.batch)
       for index in 0..<input.count {
         input.pointer[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
       }
       bias = [Float](repeating: 0.1, count: rows)
-      output = AlignedBuffer(count: rows * KernelSelector.batch)
+      output = AlignedBuffer(count: rows * positions * KernelSelector.batch)
+      im2col = AlignedBuffer(count: convolution == nil ? 0 : columns * positions * KernelSelector.batch)
       scratch = .allocate(capacity: max(1, columns))
       scratch.initialize(repeating: 0)
     }
@@ -154,51 +175,71 @@ public final class KernelSelector: Sendable {
       scratch.deallocate()
     }
 
-    func denseBatch(_ weights: UnsafePointer<Float>) {
-      let n = KernelSelector.batch
-      gemm(
-        m: rows, n: n, k: columns, a: .rowMajor(weights, leadingDimension: columns),
-        b: .rowMajor(input.pointer, leadingDimension: n), c: output.pointer, ldc: n, accumulate: false, threads: 1)
-      Kernels.addBias(output.pointer, features: rows, batch: n, leadingDimension: n, bias: bias, relu: true)
-    }
+    func denseBatch(_ weights: UnsafePointer<Float>) { dense(weights, samples: KernelSelector.batch) }
 
     func denseSingle(_ weights: UnsafePointer<Float>) {
-      VectorKernels.denseForward(
-        weight: weights, rows: rows, columns: columns, x: input.pointer, bias: bias, relu: true, into: output.pointer)
+      if convolution == nil {
+        VectorKernels.denseForward(
+          weight: weights, rows: rows, columns: columns, x: input.pointer, bias: bias, relu: true, into: output.pointer)
+      } else {
+        dense(weights, samples: 1)
+      }
     }
 
-    func batch(_ matrix: SparseMatrix) {
-      let n = KernelSelector.batch
-      matrix.forward(
-        input: input.pointer, inputStride: n, count: n, output: output.pointer, outputStride: n, bias: bias,
-        relu: true)
-    }
+    func batch(_ matrix: SparseMatrix) { sparse(matrix, samples: KernelSelector.batch) }
 
     func single(_ matrix: SparseMatrix) {
-      matrix.forwardVector(
-        x: input.pointer, bias: bias, relu: true, into: output.pointer, scratch: scratch.baseAddress!)
+      if convolution == nil {
+        matrix.forwardVector(
+          x: input.pointer, bias: bias, relu: true, into: output.pointer, scratch: scratch.baseAddress!)
+      } else {
+        sparse(matrix, samples: 1)
+      }
+    }
+
+    private func dense(_ weights: UnsafePointer<Float>, samples n: Int) {
+      let operand: GEMM.Panels =
+        convolution.map { .patches(ConvolutionKernels.Patches(image: input.pointer, ld: n, geometry: $0)) }
+        ?? .matrix(.rowMajor(input.pointer, leadingDimension: n))
+      let width = n * (convolution?.positions ?? 1)
+      gemm(
+        m: rows, n: width, k: columns, a: .rowMajor(weights, leadingDimension: columns), b: operand,
+        output: .matrix(output.pointer, ldc: width, accumulate: false, bias: bias, relu: true), threads: 1)
+    }
+
+    private func sparse(_ matrix: SparseMatrix, samples n: Int) {
+      var operand = UnsafePointer(input.pointer)
+      if let convolution {
+        ConvolutionKernels.im2col(input.pointer, ld: n, count: n, geometry: convolution, into: im2col.pointer)
+        operand = UnsafePointer(im2col.pointer)
+      }
+      let width = n * (convolution?.positions ?? 1)
+      matrix.forward(
+        input: operand, inputStride: width, count: width, output: output.pointer, outputStride: width, bias: bias,
+        relu: true)
     }
   }
 
   private func measuredDenseTimes(_ shape: Shape) -> (batch: Double, single: Double) {
-    _ = crossover(rows: shape.rows, columns: shape.columns)
+    _ = crossover(shape)
     return crossovers.withLock { $0.denseTimes[shape] } ?? (0, 0)
   }
 
-  private func measure(rows: Int, columns: Int) -> KernelCrossover {
+  private func measure(_ shape: Shape) -> KernelCrossover {
+    let (rows, columns) = (shape.rows, shape.columns)
     #if DEBUG
       // Timings of an unoptimised build say nothing about a release build's kernels; use the
       // crossovers a release build measured on the development machine (DECISIONS.md).
-      crossovers.withLock { $0.denseTimes[Shape(rows: rows, columns: columns)] = (1, 1) }
+      crossovers.withLock { $0.denseTimes[shape] = (1, 1) }
       return KernelCrossover(batchDensity: 0.45, singleDensity: 0.15)
     #else
       var generator = SeededGenerator(seed: UInt64(rows * 65_537 + columns))
       let weights = (0..<(rows * columns)).map { _ in generator.nextNormal() }
-      let probe = Probe(rows: rows, columns: columns)
+      let probe = Probe(shape)
       let (denseBatch, denseSingle) = weights.withUnsafeBufferPointer { w in
         (seconds { probe.denseBatch(w.baseAddress!) }, seconds { probe.denseSingle(w.baseAddress!) })
       }
-      crossovers.withLock { $0.denseTimes[Shape(rows: rows, columns: columns)] = (denseBatch, denseSingle) }
+      crossovers.withLock { $0.denseTimes[shape] = (denseBatch, denseSingle) }
 
       var batchTimes: [(density: Double, seconds: Double)] = []
       var singleTimes: [(density: Double, seconds: Double)] = []
