@@ -10,7 +10,19 @@ struct EvalCommand: ParsableCommand {
   var model: String
 
   @OptionGroup var dataOptions: DataOptions
+
+  @Option(
+    name: .long,
+    help: "Also time the evaluation: median of this many runs after a warm-up (milliseconds in the output).")
+  var repetitions: Int?
+
   @OptionGroup var output: JSONOption
+
+  func validate() throws {
+    if let repetitions, repetitions < 1 {
+      throw ValidationError("--repetitions must be at least 1 (got \(repetitions))")
+    }
+  }
 
   func run() throws {
     let (loaded, _) = try Checkpoint.load(from: model)
@@ -18,14 +30,37 @@ struct EvalCommand: ParsableCommand {
     let source = try dataOptions.resolveSource()
     let test = try source.loadTest()
     try ModelCompatibility.check(loaded, modelPath: model, with: test, source: source)
-    let evaluation = Evaluator(model: loaded).evaluate(test)
+    let evaluator = Evaluator(model: loaded)
+    let evaluation = evaluator.evaluate(test)
+    let milliseconds = repetitions.map { repetitions in
+      1000 * KernelBenchmark.evaluationSeconds(evaluator, on: test, clock: .system, repetitions: repetitions)
+    }
     if output.json {
-      try JSONOutput.print(evaluation)
+      try JSONOutput.print(EvalResult(evaluation: evaluation, milliseconds: milliseconds))
     } else {
       print(
         String(format: "accuracy %.4f  loss %.4f  (%d of %d test images correct)",
           evaluation.accuracy, evaluation.loss, evaluation.correct, evaluation.samples))
+      if let milliseconds, let repetitions {
+        print(String(format: "evaluation %.2f ms (median of %d runs, %d threads)", milliseconds, repetitions, GEMM.defaultThreads))
+      }
     }
+  }
+}
+
+/// `eval --json`: the evaluation's keys, plus the median time when asked for.
+struct EvalResult: Encodable {
+  var evaluation: Evaluation
+  var milliseconds: Double?
+
+  func encode(to encoder: Encoder) throws {
+    try evaluation.encode(to: encoder)
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encodeIfPresent(milliseconds, forKey: .milliseconds)
+  }
+
+  private enum Key: String, CodingKey {
+    case milliseconds
   }
 }
 

@@ -133,11 +133,14 @@ import Testing
       """
       OVERVIEW: Evaluate a checkpoint on the test set: accuracy and loss.
 
-      USAGE: shears eval --model <PATH> [--data <DIR>] [--json]
+      USAGE: shears eval --model <PATH> [--data <DIR>] [--repetitions <repetitions>] [--json]
 
       OPTIONS:
         --model <PATH>          Checkpoint to evaluate (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --repetitions <repetitions>
+                                Also time the evaluation: median of this many runs
+                                after a warm-up (milliseconds in the output).
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -160,8 +163,7 @@ import Testing
         --json                  Print exactly one JSON object on stdout.
         --timings               Also time each layer's forward pass on one thread:
                                 dense and sparse kernels, and the shrunk model's
-                                layer when pruning left dead filters or neurons
-                                (about a second).
+                                layer when pruning left dead filters or neurons.
         -h, --help              Show help information.
       """)
   }

@@ -78,6 +78,15 @@ import Testing
     let trainedLoss = try #require(trained["loss"] as? Double)
     #expect(isClose(loss, trainedLoss))
 
+    // Timing adds the median time and changes nothing else; without it there is no time.
+    #expect(evaluation["milliseconds"] == nil)
+    let timed = try jsonObject(try shears("eval", "--model", model, "--data", data.path, "--repetitions", "3", "--json"))
+    let milliseconds = try #require(timed["milliseconds"] as? Double)
+    #expect(milliseconds > 0 && milliseconds.isFinite)
+    #expect(timed["correct"] as? Int == evaluation["correct"] as? Int && timed["loss"] as? Double == loss)
+    let zeroRuns = try shears("eval", "--model", model, "--data", data.path, "--repetitions", "0")
+    #expect(zeroRuns.status == 2 && zeroRuns.stderr.contains("--repetitions must be at least 1 (got 0)"))
+
     let infoRun = try shears("info", "--model", model, "--json")
     expectSuccess(infoRun)
     #expect(infoRun.stderr.isEmpty, "info reads no data:\n\(infoRun)")
