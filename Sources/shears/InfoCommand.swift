@@ -27,7 +27,7 @@ struct InfoCommand: ParsableCommand {
   func run() throws {
     let file = try MappedSafetensorsFile(path: model)
     // A file that says it is a Shears checkpoint must load as one; any other file that is not
-    // an MLP is described tensor by tensor.
+    // a model Shears can run is described tensor by tensor.
     let claimsShears = file.metadata["format"]?.hasPrefix("shears") == true || file.metadata["arch"] != nil
     if !claimsShears, let reason = Checkpoint.modelProblem(in: file.tensors) {
       if timings { Console.warning("\(model): --timings needs a model Shears can run; describing its tensors") }
@@ -70,7 +70,8 @@ struct InfoCommand: ParsableCommand {
     }
   }
 
-  /// Statistics of every tensor of a file that is not an MLP, streamed from the memory map.
+  /// Statistics of every tensor of a file that is not a model Shears runs, streamed from the
+  /// memory map.
   private func describeTensors(of file: MappedSafetensorsFile, reason: String) throws {
     let start = Date()
     let total = TensorStatisticsAccumulator(dtype: .f32)
@@ -102,7 +103,8 @@ struct InfoCommand: ParsableCommand {
 
 /// A warning line on stderr: `shears: warning: <message>`.
 
-/// `info --json` for an MLP: the model's figures, its recorded metadata and its file sizes.
+/// `info --json` for a model: its figures, its recorded metadata and its file sizes. `kind` is
+/// `mlp` or `cnn` (`tensors` for other files, `TensorsInfoResult`).
 struct InfoResult: Encodable {
   var model: ModelReport
   var metadata: CheckpointMetadata
@@ -119,7 +121,7 @@ struct InfoResult: Encodable {
   func encode(to encoder: Encoder) throws {
     try model.encode(to: encoder)
     var container = encoder.container(keyedBy: CodingKeys.self)
-    try container.encode("mlp", forKey: .kind)
+    try container.encode(model.arch.hasPrefix("cnn:") ? "cnn" : "mlp", forKey: .kind)
     try container.encodeIfPresent(metadata.accuracy, forKey: .accuracy)
     try container.encodeIfPresent(metadata.dataset, forKey: .dataset)
     try container.encodeIfPresent(metadata.created, forKey: .created)
@@ -134,7 +136,7 @@ struct InfoResult: Encodable {
   }
 }
 
-/// One tensor of a file that is not an MLP: where it is and its statistics.
+/// One tensor of a file that is not a model Shears runs: where it is and its statistics.
 struct TensorReport: Encodable {
   var name: String
   var dtype: String
@@ -215,7 +217,7 @@ struct StatisticsJSON: Encodable {
   }
 }
 
-/// `info` on a file that is not an MLP.
+/// `info` on a file that is not a model Shears runs.
 struct TensorsInfoResult: Encodable {
   struct Layer: Encodable {
     var name: String
@@ -282,7 +284,7 @@ struct TensorsInfoResult: Encodable {
     func percent(_ fraction: Double) -> String { String(format: "%7.2f%%", fraction * 100) }
     var lines = [
       "\(path): \(tensors.count) tensors, \(ModelReport.bytes(fileBytes)); "
-        + "not an MLP Shears can run (\(reason)), so tensor statistics only"
+        + "not a model Shears can run (\(reason)), so tensor statistics only"
     ]
     for (key, value) in metadata.sorted(by: { $0.key < $1.key }) { lines.append("metadata  \(key)=\(value)") }
     lines.append(

@@ -51,7 +51,7 @@ struct ConvolutionInteropTests {
     // `info` reads the state dict as LeNet-5, not tensor by tensor.
     let info = try infoJSON(trained)
     #expect(info["arch"] as? String == Self.lenet5Arch)
-    #expect(info["kind"] as? String != "tensors")
+    #expect(info["kind"] as? String == "cnn")
     #expect(column(info, "name", as: String.self) == ["0.weight", "3.weight", "7.weight", "9.weight"])
     #expect(column(info, "shape", as: [Int].self) == [[20, 1, 5, 5], [50, 20, 5, 5], [500, 800], [10, 500]])
     let text = try shears("info", "--model", trained)

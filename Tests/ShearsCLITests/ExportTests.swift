@@ -390,7 +390,7 @@ enum CompactDamage: String, CaseIterable, CustomTestStringConvertible, Sendable 
     let lines = run.stdoutLines
     let reason = "no Linear or Conv2d layer tensors (0.weight, 0.bias, ...)"
     #expect(
-      lines.first == "\(path): 4 tensors, 0.9 KiB; not an MLP Shears can run (\(reason)), so tensor statistics only")
+      lines.first == "\(path): 4 tensors, 0.9 KiB; not a model Shears can run (\(reason)), so tensor statistics only")
     #expect(lines.dropFirst().first == "metadata  format=pt")
     #expect(lines.contains { $0.hasPrefix("model.layers.0.self_attn.q_proj.weight  F16    8x16") })
     #expect(
