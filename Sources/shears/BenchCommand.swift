@@ -176,7 +176,7 @@ struct BenchCommand: ParsableCommand {
     note("lenet5 evaluation")
     let evaluator = Evaluator(model: trained, threads: threads)
     let evaluation = KernelBenchmark.evaluationSeconds(
-      evaluator, on: data.test, clock: clock, repetitions: max(repetitions, 10))
+      evaluator, on: data.test, clock: clock, repetitions: repetitions)
 
     note("lenet5 layer timings")
     let sparseModel = KernelBenchmark.magnitudePruned(trained, sparsity: Self.leNet5Sparsity)
