@@ -48,6 +48,28 @@ struct BenchCommand: ParsableCommand {
     }
   }
 
+  /// Trains a fresh model of `architecture` for one epoch of `batches` batches of `batch`, `repetitions`
+  /// times with different shuffles: the last trained model (so later timings see realistic
+  /// activations) and each run's samples per second.
+  private func measureTraining(
+    _ architecture: Architecture, batches: Int, of batch: Int, data: DataSplits, threads: Int, clock: MonotonicClock
+  ) throws -> (trained: Model, samplesPerSecond: [Double]) {
+    var generator = SeededGenerator(seed: 1)
+    let initial = Model(architecture: architecture, generator: &generator)
+    let trainingSlice = data.train.prefix(batches * batch)
+    var trained = initial
+    var rates: [Double] = []
+    for run in 0..<repetitions {
+      let report = try Trainer.train(
+        initial, on: trainingSlice,
+        options: TrainingOptions(epochs: 1, batchSize: batch, seed: UInt64(run + 1), threads: threads),
+        clock: clock)
+      trained = report.model
+      rates.append(report.samplesPerSecond)
+    }
+    return (trained, rates)
+  }
+
   /// LeNet-300-100: GEMMs, training, evaluation dense and at the sparsities of `sparsities`,
   /// batch-1 latency, per-layer kernel times and the explorer's latencies.
   private func measureMLP(data: DataSplits, source: DataSource, threads: Int) throws -> BenchResult.MLPFigures {
@@ -68,19 +90,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     note("training")
-    var generator = SeededGenerator(seed: 1)
-    let initial = Model(architecture: architecture, generator: &generator)
-    let trainingSlice = data.train.prefix(200 * batch)
-    var trained = initial
-    var trainingRates: [Double] = []
-    for run in 0..<repetitions {
-      let report = try Trainer.train(
-        initial, on: trainingSlice,
-        options: TrainingOptions(epochs: 1, batchSize: batch, seed: UInt64(run + 1), threads: threads),
-        clock: clock)
-      trained = report.model
-      trainingRates.append(report.samplesPerSecond)
-    }
+    let (trained, trainingRates) = try measureTraining(
+      architecture, batches: 200, of: batch, data: data, threads: threads, clock: clock)
 
     // The anchor is the dense model (trained for 200 batches, so its activations are realistic)
     // on the dense kernels; the pruned models are timed in turn with it, one run of each per
@@ -159,19 +170,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     note("lenet5 training")
-    var generator = SeededGenerator(seed: 1)
-    let initial = Model(architecture: architecture, generator: &generator)
-    let trainingSlice = data.train.prefix(Self.leNet5Batches * batch)
-    var trained = initial
-    var trainingRates: [Double] = []
-    for run in 0..<repetitions {
-      let report = try Trainer.train(
-        initial, on: trainingSlice,
-        options: TrainingOptions(epochs: 1, batchSize: batch, seed: UInt64(run + 1), threads: threads),
-        clock: clock)
-      trained = report.model
-      trainingRates.append(report.samplesPerSecond)
-    }
+    let (trained, trainingRates) = try measureTraining(
+      architecture, batches: Self.leNet5Batches, of: batch, data: data, threads: threads, clock: clock)
 
     note("lenet5 evaluation")
     let evaluator = Evaluator(model: trained, threads: threads)
@@ -186,7 +186,7 @@ struct BenchCommand: ParsableCommand {
       model: sparseModel, shrunk: shrunk, dataset: data.test, clock: clock, repetitions: repetitions)
     return BenchResult.LeNet5Figure(
       gemm: gemms, trainSamplesPerSecond: median(trainingRates), trainBatch: batch,
-      trainSamples: trainingSlice.count, evalMilliseconds: evaluation * 1000, evalSamples: data.test.count,
+      trainSamples: min(Self.leNet5Batches * batch, data.train.count), evalMilliseconds: evaluation * 1000, evalSamples: data.test.count,
       layerBatch: KernelSelector.batch, sparsity: Self.leNet5Sparsity,
       shrunkRowFraction: shrunk == nil ? nil : Self.leNet5RowFraction, layers: layers.rows)
   }
