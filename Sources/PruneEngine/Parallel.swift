@@ -72,11 +72,25 @@ final class WorkerPool: @unchecked Sendable {
       slot.wakeup.signal()
     }
     drain(body, iterations: iterations)
-    while pending.load(ordering: .acquiring) > 0 {}
+    waitForWorkers()
     job = nil
     busy.store(false, ordering: .releasing)
     return true
   }
+
+  /// Waits until every worker has finished the job. A worker is normally a few microseconds
+  /// behind; when it is much later, it was descheduled (another process wants the core), and
+  /// spinning would keep the very core it needs, so after a short spin the wait yields.
+  private func waitForWorkers() {
+    var spins = 0
+    while pending.load(ordering: .acquiring) > 0 {
+      spins += 1
+      if spins > Self.spinsBeforeYielding { sched_yield() }
+    }
+  }
+
+  /// Polls of `pending` (a few microseconds) before the waiting submitter yields its core.
+  private static let spinsBeforeYielding = 4_000
 
   /// Takes iterations one at a time until none are left.
   private func drain(_ body: (Int) -> Void, iterations: Int) {
