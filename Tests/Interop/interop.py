@@ -113,39 +113,12 @@ def widths_of(state):
     return [weights[0].shape[1]] + [w.shape[0] for w in weights]
 
 
-def train(data, out):
-    torch.manual_seed(0)
-    x, y = split(data, "train")
-    tx, ty = split(data, "t10k")
-    model = mlp([784, 32, 16, 10])
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+def fit(model, x, y, tx, ty, steps, lr, out):
+    """Trains with Adam on seeded random batches of 64, saves the state dict to `out` and
+    returns the test figures Shears is compared with."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(0)
-    for step in range(400):
-        batch = torch.randint(0, len(x), (64,), generator=generator)
-        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        logits = model(tx)
-    correct = int((logits.argmax(1) == ty).sum())
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
-    return {
-        "accuracy": correct / len(ty),
-        "correct": correct,
-        "samples": len(ty),
-        "loss": float(nn.functional.cross_entropy(logits.double(), ty)),
-    }
-
-
-def train_lenet5(data, test, out):
-    torch.manual_seed(0)
-    x, y = split(data, "train", (1, 28, 28))
-    tx, ty = split(test, "t10k", (1, 28, 28))
-    model = lenet5()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    generator = torch.Generator().manual_seed(0)
-    for step in range(200):
+    for step in range(steps):
         batch = torch.randint(0, len(x), (64,), generator=generator)
         loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
         optimizer.zero_grad()
@@ -162,6 +135,20 @@ def train_lenet5(data, test, out):
         "loss": float(nn.functional.cross_entropy(logits.double(), ty)),
         "near_ties": near_ties(logits),
     }
+
+
+def train(data, out):
+    torch.manual_seed(0)
+    x, y = split(data, "train")
+    tx, ty = split(data, "t10k")
+    return fit(mlp([784, 32, 16, 10]), x, y, tx, ty, steps=400, lr=2e-3, out=out)
+
+
+def train_lenet5(data, test, out):
+    torch.manual_seed(0)
+    x, y = split(data, "train", (1, 28, 28))
+    tx, ty = split(test, "t10k", (1, 28, 28))
+    return fit(lenet5(), x, y, tx, ty, steps=200, lr=1e-3, out=out)
 
 
 def compact_state(path):
