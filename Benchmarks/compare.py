@@ -130,17 +130,24 @@ def torch_figures(data_dir, repeats, threads):
             "eval_samples": x_test.shape[0], "threads": threads}
 
 
-def main():
-    reexec_without_openblas_overrides()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_arguments(description, counts):
+    """--shears (the release binary, which must exist) and --data, plus one integer option per
+    entry of `counts` (name: default)."""
+    parser = argparse.ArgumentParser(description=description)
     here = os.path.dirname(os.path.abspath(__file__))
     parser.add_argument("--shears", default=os.path.join(here, "..", ".build", "release", "shears"))
     parser.add_argument("--data", default=os.environ.get("SHEARS_DATA", "/usr/share/datasets/fashion-mnist"))
-    parser.add_argument("--repeats", type=int, default=5)
+    for name, default in counts.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
-
     if not os.path.exists(args.shears):
         raise SystemExit(f"{args.shears}: not built; run `swift build -c release` first")
+    return args
+
+
+def main():
+    reexec_without_openblas_overrides()
+    args = parse_arguments(__doc__.split("\n")[0], {"repeats": 5})
     shears = json.loads(subprocess.run(
         [args.shears, "bench", "--json", "--data", args.data, "--repetitions", str(args.repeats)],
         check=True, capture_output=True, text=True).stdout)

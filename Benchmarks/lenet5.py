@@ -17,14 +17,12 @@ re-runs itself without them (as compare.py does).
 
 Usage: python3 Benchmarks/lenet5.py [--shears .build/release/shears] [--data DIR] [--rounds 5]
 """
-import argparse
 import json
-import os
 import statistics
 import subprocess
 import time
 
-from compare import find, read_idx, reexec_without_openblas_overrides
+from compare import find, parse_arguments, read_idx, reexec_without_openblas_overrides
 
 BATCH = 64
 BATCHES = 100
@@ -119,14 +117,7 @@ def load_average():
 
 def main():
     reexec_without_openblas_overrides()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--shears", default=os.path.join(here, "..", ".build", "release", "shears"))
-    parser.add_argument("--data", default=os.environ.get("SHEARS_DATA", "/usr/share/datasets/fashion-mnist"))
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
-    if not os.path.exists(args.shears):
-        raise SystemExit(f"{args.shears}: not built; run `swift build -c release` first")
+    args = parse_arguments(__doc__.split("\n")[0], {"rounds": 5})
 
     first = shears_round(args.shears, args.data)
     threads = first["threads"]
