@@ -124,11 +124,11 @@ public struct AppState: Sendable, Equatable {
     let count = global.newlyPruned(at: globalTarget)
     guard count > 0 else { return units }
     let cut = global.sorted[count - 1]
-    var remaining = count - layers.reduce(0) { $0 + $1.scores.countAtMost(cut.nextDown) }
+    var remaining = count - layers.reduce(0) { $0 + $1.scores.countBelow(cut) }
     for layer in layers {
       let tied = min(layer.scores.equalCount(cut), max(0, remaining))
       remaining -= tied
-      units[layer.index, default: 0] += layer.scores.countAtMost(cut.nextDown) + tied
+      units[layer.index, default: 0] += layer.scores.countBelow(cut) + tied
     }
     return units
   }

@@ -24,11 +24,12 @@ extension Session {
       } else {
         model = try cachedBaseline(splits: splits)
       }
-      guard model.inputCount == splits.test.featureCount, splits.test.classCount <= model.classCount else {
+      // Fine-tuning and the data-driven criteria read the training labels: both splits must fit.
+      guard model.inputCount == splits.test.featureCount, splits.classCount <= model.classCount else {
         throw ShearsError(
           setup.modelPath ?? "baseline",
           "model takes \(model.inputCount) inputs and \(model.classCount) classes; the data has "
-            + "\(splits.test.featureCount) pixels and \(splits.test.classCount) classes")
+            + "\(splits.test.featureCount) pixels and \(splits.classCount) classes")
       }
       publish { $0.phase = .starting("scoring and evaluating the model") }
       state.original = model
@@ -48,7 +49,10 @@ extension Session {
         $0.baseline = baseline
         $0.curve = state.curve
         $0.phase = .idle
-        $0.message = setup.modelPath == nil ? "baseline: \(cachePath)" : "opened \(setup.modelPath ?? "")"
+        // The model's warning (NaN weights) takes the message line until there is news.
+        $0.message =
+          !Checkpoint.nonFiniteWarnings(in: model).isEmpty ? nil
+          : setup.modelPath == nil ? "baseline: \(cachePath)" : "opened \(setup.modelPath ?? "")"
       }
       publishModel(accuracy: baseline)
     } catch {

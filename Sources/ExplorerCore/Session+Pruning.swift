@@ -39,12 +39,12 @@ extension Session {
       let pruned = layerScores.values.count - sorted.count
       merged += sorted
       mergedPruned += pruned
-      sorted.sort()
+      sorted.sort(by: ScoreOrder.ranksBelow)
       tables.scores[layerScores.layerIndex] = layerScores
       tables.distributions[layerScores.layerIndex] = ScoreDistribution(sorted: sorted, values: values, prunedCount: pruned)
     }
     if criterion.supportsGlobalScope(granularity) {
-      tables.global = ScoreDistribution(sorted: merged.sorted(), values: [], prunedCount: mergedPruned)
+      tables.global = ScoreDistribution(sorted: merged.sorted(by: ScoreOrder.ranksBelow), values: [], prunedCount: mergedPruned)
     }
     return tables
   }
@@ -149,7 +149,9 @@ extension Session {
         scores: state.tables.distributions[index] ?? ScoreDistribution(sorted: [], values: []))
     }
     let hasUnsavedChanges = current != state.saved
+    let warnings = Checkpoint.nonFiniteWarnings(in: current)
     publish {
+      $0.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")
       $0.layers = layers
       $0.globalScores = state.tables.global
       $0.metrics = metrics

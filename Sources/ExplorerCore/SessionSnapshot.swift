@@ -8,7 +8,7 @@ import PruneEngine
 /// The session prunes exactly `newlyPruned(at:)` units, so the cut drawn on screen is the cut
 /// the engine makes.
 public struct ScoreDistribution: Sendable, Equatable {
-  /// Scores of the kept units (weights or neurons), ascending.
+  /// Scores of the kept units (weights or neurons), ascending in `ScoreOrder` (NaN last).
   public var sorted: [Float]
   /// For magnitude, the kept signed weights (the histogram can show their sign); otherwise the
   /// kept scores, in any order. Empty in the global distribution, which is never drawn.
@@ -52,26 +52,40 @@ public struct ScoreDistribution: Sendable, Equatable {
   /// engine then prunes the lowest indices first); 0 when the cut is unambiguous.
   public func ties(at target: Double) -> Int {
     let count = newlyPruned(at: target)
-    guard count > 0, count < sorted.count, sorted[count - 1] == sorted[count] else { return 0 }
+    guard count > 0, count < sorted.count, ScoreOrder.ranksAlike(sorted[count - 1], sorted[count]) else { return 0 }
     return equalCount(sorted[count - 1])
   }
 
-  /// Kept units whose score is at most `score`.
+  /// Kept units whose score ranks at or below `score` (NaN ranks above every number).
   /// - Complexity: O(log n).
   public func countAtMost(_ score: Float) -> Int {
+    firstIndex { ScoreOrder.ranksBelow(score, $0) }
+  }
+
+  /// Kept units whose score ranks strictly below `score`.
+  /// - Complexity: O(log n).
+  public func countBelow(_ score: Float) -> Int {
+    firstIndex { !ScoreOrder.ranksBelow($0, score) }
+  }
+
+  /// Kept units whose score ranks alike with `score`.
+  public func equalCount(_ score: Float) -> Int {
+    countAtMost(score) - countBelow(score)
+  }
+
+  /// The first index of `sorted` where `isPast` holds (it holds for a suffix), or `sorted.count`.
+  private func firstIndex(where isPast: (Float) -> Bool) -> Int {
     var low = 0
     var high = sorted.count
     while low < high {
       let middle = (low + high) / 2
-      if sorted[middle] <= score { low = middle + 1 } else { high = middle }
+      if isPast(sorted[middle]) { high = middle } else { low = middle + 1 }
     }
     return low
   }
 
-  /// Kept units whose score is exactly `score`.
-  public func equalCount(_ score: Float) -> Int {
-    countAtMost(score) - countAtMost(score.nextDown)
-  }
+  /// Scores that are NaN or infinite: counted apart, since they have no place on an axis.
+  public var nonFiniteCount: Int { values.count { !$0.isFinite } }
 }
 
 /// One prunable layer as the explorer shows it.
@@ -183,6 +197,9 @@ public struct SessionSnapshot: Sendable, Equatable {
   public var curve: [CurvePoint] = []
   public var message: String?
   public var isError = false
+  /// What is wrong with the model as it stands (NaN or infinite weights), shown while there is
+  /// no message.
+  public var warning: String?
   public var hasUnsavedChanges = false
   public var canUndo = false
 

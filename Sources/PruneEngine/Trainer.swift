@@ -126,14 +126,18 @@ public enum Trainer {
   ///   - cancellation: checked between batches.
   ///   - events: called on the training thread after every batch and epoch.
   ///   - epochModels: receives the model after every epoch (the explorer redraws from it).
-  /// - Throws: what `masks.update` throws.
+  /// - Throws: when a label has no output in the model, and what `masks.update` throws.
   /// - Complexity: O(epochs · samples · parameters).
   public static func train(
     _ model: Model, on dataset: Dataset, options: TrainingOptions, masks: MaskSchedule? = nil,
     clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
     events: (TrainingEvent) -> Void = { _ in }, epochModels: ((Model) -> Void)? = nil
   ) throws -> TrainingReport {
-    precondition(dataset.classCount <= model.classCount, "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
+    // The loss reads the logit of each label, so every label needs an output.
+    guard dataset.classCount <= model.classCount else {
+      throw ShearsError(
+        "training data", "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
+    }
     let network = Network(model: model, maskAll: masks != nil)
     let batchSize = max(1, min(options.batchSize, dataset.count))
     let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)

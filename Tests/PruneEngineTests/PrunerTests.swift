@@ -120,4 +120,17 @@ struct PrunerTests {
     #expect(mask(once, layer: 0) == [0, 0, 1, 1])
     #expect(mask(twice, layer: 0) == [0, 0, 0, 1])
   }
+
+  /// torch.sort and torch.topk rank NaN above every number, so l1_unstructured prunes it last; the
+  /// same order holds in layer and global scope, and in the ranking the explorer prunes with.
+  @Test(arguments: [PruningScope.layer, .global])
+  func nanAndInfiniteWeightsArePrunedLast(scope: PruningScope) throws {
+    let weights: [Float] = [.nan, 0.1, .infinity, -0.2, 0.05, -.infinity, 0.3]
+    let net = model(weights: weights)
+    #expect(mask(try prune(net, .count(4), scope: scope)) == [1, 0, 1, 0, 0, 1, 0])
+    #expect(mask(try prune(net, .count(6), scope: scope)) == [1, 0, 0, 0, 0, 0, 0])
+    let ranked = RankedPruning(model: net, scores: magnitudeScores(net), scope: scope)
+    #expect(mask(ranked.pruned(net, targets: [0: 4.0 / 7])) == [1, 0, 1, 0, 0, 1, 0])
+    #expect(mask(ranked.pruned(net, targets: [0: 1])) == [0, 0, 0, 0, 0, 0, 0])
+  }
 }

@@ -18,6 +18,16 @@ struct TrainerTests {
     #expect(!report.wasCancelled)
   }
 
+  /// The loss reads the logit of every label: a label without an output is an error, not a trap.
+  @Test func labelsBeyondTheModelsOutputsAreRefused() throws {
+    let dataset = bandDataset(samples: 32, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 12, 3]), generator: &generator)
+    #expect(throws: ShearsError("training data", "labels go up to 3 but the model has 3 outputs")) {
+      try Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 1, batchSize: 16))
+    }
+  }
+
   @Test func sgdWithMomentumAlsoLearns() throws {
     let dataset = bandDataset(samples: 240, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)

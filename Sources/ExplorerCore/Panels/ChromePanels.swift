@@ -92,7 +92,8 @@ enum ChromePanels {
     }
   }
 
-  /// The epochs prompt, the quit question, a notice from the UI or the session's last message;
+  /// The epochs prompt, the quit question, a notice from the UI, the session's last message or
+  /// the model's standing warning;
   /// a long message loses its middle, so a saved file's name stays visible.
   static func message(_ state: AppState, in rect: Rect, into screen: inout ScreenBuffer) {
     let text: String
@@ -108,9 +109,12 @@ enum ChromePanels {
       if let notice = state.notice {
         text = " " + notice
         style = .warning
-      } else {
-        text = " " + (state.snapshot.message ?? "")
+      } else if let message = state.snapshot.message {
+        text = " " + message
         style = state.snapshot.isError ? .warning : .normal
+      } else {
+        text = state.snapshot.warning.map { " warning: " + $0 } ?? ""
+        style = .warning
       }
     }
     let shown = Format.elide(text, rect.width, ellipsis: state.glyphs.ellipsis)

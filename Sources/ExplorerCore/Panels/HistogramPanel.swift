@@ -22,7 +22,10 @@ enum HistogramPanel {
       ? [absolute ? "|w|" : "w"]
       : layer.granularity == .neuron
         ? ["\(criterion.rawValue) per \(layer.rowNoun)", "per \(layer.rowNoun)"] : ["\(criterion.rawValue) score"]
-    let titles = subjects.map { "\(layer.name) \($0): \(Format.percent(state.expectedSparsity(of: layer))) pruned" }
+    // NaN and infinite scores have no place on the axis: they are counted in the title instead.
+    let nonFinite = layer.scores.nonFiniteCount
+    let apart = nonFinite > 0 ? ", \(nonFinite) NaN/inf" : ""
+    let titles = subjects.map { "\(layer.name) \($0): \(Format.percent(state.expectedSparsity(of: layer))) pruned\(apart)" }
     let title = titles.first { $0.count <= rect.width } ?? titles[titles.count - 1]
     screen.write(Format.fit(title, rect.width), column: rect.left, row: rect.top, style: .bold)
 
@@ -33,11 +36,12 @@ enum HistogramPanel {
     }
     var low = Float.infinity
     var high = -Float.infinity
-    for value in values {
+    for value in values where value.isFinite {
       let v = absolute ? abs(value) : value
       low = min(low, v)
       high = max(high, v)
     }
+    if nonFinite == values.count { (low, high) = (0, 0) }
     // |w| is drawn from 0, where magnitude pruning starts; scores span their own range, so
     // the few close scores of a layer's filters or neurons do not crowd into a few columns.
     if absolute && criterion == .magnitude { low = 0 }
@@ -45,9 +49,14 @@ enum HistogramPanel {
     let plotHeight = rect.height - 2
     let bins = rect.width
     let scale = Float(bins) / (high - low)
-    func column(_ value: Float) -> Int { min(bins - 1, max(0, Int((value - low) * scale))) }
+    // Clamped before converting: a range too wide for Float (-3e38 to 3e38) makes `scale` 0
+    // and a position NaN, which Int(_:) would trap on.
+    func column(_ value: Float) -> Int {
+      let position = (value - low) * scale
+      return position.isNaN ? 0 : Int(min(Float(bins - 1), max(0, position)))
+    }
     var counts = [Int](repeating: 0, count: bins)
-    for value in values { counts[column(absolute ? abs(value) : value)] += 1 }
+    for value in values where value.isFinite { counts[column(absolute ? abs(value) : value)] += 1 }
 
     let height: (Int) -> Double = { state.logCounts ? log1p(Double($0)) : Double($0) }
     let tallest = max(1e-9, counts.map(height).max() ?? 1)

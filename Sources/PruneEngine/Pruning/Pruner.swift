@@ -168,7 +168,7 @@ public enum Pruner {
     for (position, layer) in layers.enumerated() {
       for unit in layer.kept { pool.append((layer.scores[unit], position, unit)) }
     }
-    pool.sort { ($0.score, $0.layer, $0.unit) < ($1.score, $1.layer, $1.unit) }
+    pool.sort(by: ScoreOrder.precedes)
     var selections = [[Int]](repeating: [], count: layers.count)
     for entry in pool.prefix(count) { selections[entry.layer].append(entry.unit) }
     return selections

@@ -32,7 +32,7 @@ public struct RankedPruning: Sendable {
       let candidates = Candidates(
         layerIndex: layerScores.layerIndex, dense: dense, scores: layerScores.values, granularity: granularity)
       let values = layerScores.values
-      let order = candidates.kept.sorted { (values[$0], $0) < (values[$1], $1) }.map(Int32.init)
+      let order = candidates.kept.sorted { ScoreOrder.precedes((values[$0], 0, $0), (values[$1], 0, $1)) }.map(Int32.init)
       let units = granularity == .weight ? dense.weight.count : dense.outputCount
       let position = Int32(layers.count)
       layers.append(
@@ -42,7 +42,7 @@ public struct RankedPruning: Sendable {
         for unit in order { pool.append((values[Int(unit)], position, unit)) }
       }
     }
-    pool.sort { ($0.score, $0.layer, $0.unit) < ($1.score, $1.layer, $1.unit) }
+    pool.sort { ScoreOrder.precedes(($0.score, Int($0.layer), Int($0.unit)), ($1.score, Int($1.layer), Int($1.unit))) }
     self.layers = layers
     globalOrder = pool.map { ($0.layer, $0.unit) }
   }
