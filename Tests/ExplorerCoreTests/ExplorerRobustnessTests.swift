@@ -3,9 +3,9 @@ import Testing
 @testable import ExplorerCore
 @testable import PruneEngine
 
-/// The explorer on checkpoints it cannot draw naively: NaN and infinite weights, and training
-/// labels the model has no output for.
-struct NonFiniteWeightTests {
+/// The explorer where it is easy to break: NaN and infinite weights, training labels the model
+/// has no output for, a model pruned to nothing, one command after another without waiting.
+struct ExplorerRobustnessTests {
   /// The fixture's model with its first weights NaN, +infinity, -infinity and the largest
   /// finite magnitudes of both signs (their range overflows Float), saved over the fixture's
   /// checkpoint.
@@ -79,5 +79,24 @@ struct NonFiniteWeightTests {
     #expect(
       snapshot.message
         == "\(fixture.modelPath): model takes 784 inputs and 10 classes; the data has 784 pixels and 201 classes")
+  }
+
+  /// Every layer pruned to nothing still fine-tunes (the masks hold every weight at zero) and
+  /// draws; commands sent while the fine-tune runs are handled after it, in order.
+  @Test func aModelPrunedToNothingFineTunesAndDraws() throws {
+    let session = try SessionFixture().session()
+    session.send(.setTargets([0: 1, 2: 1, 4: 1]))
+    session.send(.fineTune(epochs: 2))
+    session.send(.setCriterion(.neuronL2))
+    session.send(.fineTune(epochs: 1))
+    session.send(.undo)
+    session.waitUntilIdle()
+    let snapshot = session.snapshot
+    #expect(!snapshot.isError, "\(snapshot.message ?? "")")
+    #expect(snapshot.handledCommands == 5)
+    #expect(snapshot.layers.map(\.nonzero) == [0, 0, 0])
+    var state = AppState(width: 80, height: 24)
+    _ = Reducer.reduce(&state, .snapshot(snapshot))
+    #expect(Screen.render(state).lines.contains { $0.contains("every unit is pruned") })
   }
 }
