@@ -38,8 +38,10 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: engineSettings),
-    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine"]),
-    .testTarget(name: "ExplorerCoreTests", dependencies: ["ExplorerCore"]),
+    // Mutated checkpoints shared by the fuzz tests of the engine and of the explorer.
+    .target(name: "CheckpointCorpus", dependencies: ["PruneEngine"], path: "Tests/CheckpointCorpus"),
+    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine", "CheckpointCorpus"]),
+    .testTarget(name: "ExplorerCoreTests", dependencies: ["ExplorerCore", "CheckpointCorpus"]),
     .testTarget(name: "ShearsCLITests", dependencies: ["shears", "PruneEngine"]),
   ]
 )

@@ -12,5 +12,14 @@ public struct ShearsError: Error, CustomStringConvertible, Equatable, Sendable {
     self.problem = problem
   }
 
-  public var description: String { subject.isEmpty ? problem : "\(subject): \(problem)" }
+  /// The subject and problem on one line: control characters quoted from a file (a newline in
+  /// a tensor name or metadata value) are written as escapes such as `\n`.
+  public var description: String {
+    let line = subject.isEmpty ? problem : "\(subject): \(problem)"
+    guard line.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return line }
+    return String(
+      line.unicodeScalars.map { scalar in
+        scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+      }.joined())
+  }
 }

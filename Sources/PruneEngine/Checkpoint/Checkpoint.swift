@@ -26,7 +26,7 @@ public enum Checkpoint {
 
   /// The safetensors contents `save` writes.
   /// - Throws: `ShearsError` naming `subject` if the architectures disagree.
-  static func file(for model: Model, metadata: CheckpointMetadata, rewind: Model? = nil, subject: String) throws
+  public static func file(for model: Model, metadata: CheckpointMetadata, rewind: Model? = nil, subject: String) throws
     -> SafetensorsFile
   {
     if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: subject) }
