@@ -65,9 +65,9 @@ public struct TrainingProgress: Sendable, Equatable {
   public var samplesPerSecond: Double
   public var elapsedSeconds: Double
 
-  /// Fraction of the whole run done, 0 to 1.
+  /// Fraction of the whole run done, 0 to 1 (in floating point, so no count can overflow).
   public var fraction: Double {
-    Double((epoch - 1) * batchesPerEpoch + batch) / Double(max(1, epochs * batchesPerEpoch))
+    (Double(epoch - 1) * Double(batchesPerEpoch) + Double(batch)) / max(1, Double(epochs) * Double(batchesPerEpoch))
   }
 
   /// Estimated seconds left at the current speed.
@@ -114,6 +114,23 @@ public struct TrainingReport: Sendable {
 
 /// Mini-batch training of a model with softmax cross-entropy.
 public enum Trainer {
+  /// The batches of a run of `options` on `sampleCount` samples: the batch size (at most the
+  /// whole set), the batches of one epoch and of the whole run.
+  /// - Throws: `ShearsError` naming `--epochs` when the run has more steps than an `Int` counts
+  ///   (no run would finish them, and step numbers would overflow).
+  public static func batchCounts(sampleCount: Int, options: TrainingOptions) throws
+    -> (batchSize: Int, perEpoch: Int, total: Int)
+  {
+    let batchSize = max(1, min(options.batchSize, sampleCount))
+    let perEpoch = (sampleCount + batchSize - 1) / batchSize
+    let (total, overflow) = max(0, options.epochs).multipliedReportingOverflow(by: perEpoch)
+    guard !overflow else {
+      throw ShearsError(
+        "--epochs \(options.epochs)", "times \(perEpoch) batches per epoch is more training steps than can be counted")
+    }
+    return (batchSize, perEpoch, total)
+  }
+
   /// Trains `model` on `dataset`: each epoch visits every sample once in an order shuffled by a
   /// generator seeded from `options.seed`, in batches of `options.batchSize` (the last may be
   /// smaller), and applies one optimizer step per batch on the mean loss.
@@ -126,7 +143,8 @@ public enum Trainer {
   ///   - cancellation: checked between batches.
   ///   - events: called on the training thread after every batch and epoch.
   ///   - epochModels: receives the model after every epoch (the explorer redraws from it).
-  /// - Throws: when a label has no output in the model, and what `masks.update` throws.
+  /// - Throws: `ShearsError` when a label has no output in the model or the run has more steps
+  ///   than an `Int` counts (see `batchCounts`), and what `masks.update` throws.
   /// - Complexity: O(epochs · samples · parameters).
   public static func train(
     _ model: Model, on dataset: Dataset, options: TrainingOptions, masks: MaskSchedule? = nil,
@@ -138,8 +156,8 @@ public enum Trainer {
       throw ShearsError(
         "training data", "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     }
+    let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
     let network = Network(model: model, maskAll: masks != nil)
-    let batchSize = max(1, min(options.batchSize, dataset.count))
     let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)
     let parameters = network.parameterBuffers
     let gradients = parameters.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) }
@@ -149,7 +167,6 @@ public enum Trainer {
       weightDecay: options.weightDecay)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
-    let batchesPerEpoch = (dataset.count + batchSize - 1) / batchSize
     let start = clock.nanoseconds()
     var samplesSeen = 0
     var epochsCompleted = 0
@@ -173,7 +190,7 @@ public enum Trainer {
         }
         let first = batch * batchSize
         let n = min(batchSize, dataset.count - first)
-        let rateScale = options.schedule.factor(step: globalStep, totalSteps: options.epochs * batchesPerEpoch)
+        let rateScale = options.schedule.factor(step: globalStep, totalSteps: totalSteps)
         let loss = order.withUnsafeBufferPointer { indices in
           step(
             indices: UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), dataset: dataset,

@@ -24,14 +24,15 @@ struct BenchCommand: ParsableCommand {
   @OptionGroup var dataOptions: DataOptions
   @OptionGroup var output: OutputOptions
 
-  @Option(name: .long, help: "Repetitions per measurement (the median is reported).")
+  @Option(
+    name: .long, help: "Repetitions per measurement, \(OptionRange<Int>.repetitions.text) (the median is reported).")
   var repetitions = 5
 
   @Option(name: .long, help: "Which models to measure.")
   var suite = Suite.all
 
   func validate() throws {
-    guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1 (got \(repetitions))") }
+    try OptionRange<Int>.repetitions.check(repetitions, option: "--repetitions")
   }
 
   func run() throws {

@@ -13,15 +13,16 @@ struct EvalCommand: ParsableCommand {
 
   @Option(
     name: .long,
-    help: "Also time the evaluation: median of this many runs after a warm-up (milliseconds in the output).")
+    help: """
+      Also time the evaluation: median of this many runs after a warm-up, \(OptionRange<Int>.repetitions.text) \
+      (milliseconds in the output).
+      """)
   var repetitions: Int?
 
   @OptionGroup var output: JSONOption
 
   func validate() throws {
-    if let repetitions, repetitions < 1 {
-      throw ValidationError("--repetitions must be at least 1 (got \(repetitions))")
-    }
+    try OptionRange<Int>.repetitions.check(repetitions, option: "--repetitions")
   }
 
   func run() throws {

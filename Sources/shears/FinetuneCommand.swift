@@ -19,22 +19,30 @@ struct FinetuneCommand: ParsableCommand {
 
   @OptionGroup var dataOptions: DataOptions
 
-  @Option(name: .long, help: "Passes over the training set (per step with --schedule iterative).")
+  @Option(
+    name: .long,
+    help: "Passes over the training set, \(OptionRange<Int>.epochs.text) (per step with --schedule iterative).")
   var epochs: Int
 
   @Option(name: .long, help: "adam or sgd (with momentum 0.9).")
   var optimizer: TrainCommand.OptimizerName = .adam
 
-  @Option(name: .long, help: "Learning rate, decayed to zero over the run (default 0.008 for adam, 0.05 for sgd).")
+  @Option(
+    name: .long,
+    help: """
+      Learning rate, \(OptionRange<Float>.learningRate.text), decayed to zero over the run (default 0.008 for adam, \
+      0.05 for sgd).
+      """)
   var lr: Float?
 
-  @Option(name: .long, help: "L1 penalty on the weights, added to the loss as X x sum|w|.")
+  @Option(
+    name: .long, help: "L1 penalty X, \(OptionRange<Float>.l1.text): adds X x sum|w| over the weights to the loss.")
   var l1: Float = 0
 
-  @Option(name: .long, help: "Samples per optimizer step.")
+  @Option(name: .long, help: "Samples per optimizer step, \(OptionRange<Int>.batch.text).")
   var batch = 64
 
-  @Option(name: .long, help: "Seed for shuffling.")
+  @Option(name: .long, help: "Seed for shuffling, 0 to 2^64-1.")
   var seed: UInt64 = 1
 
   @Option(name: .long, help: "none, oneshot, iterative or gradual.")
@@ -42,7 +50,7 @@ struct FinetuneCommand: ParsableCommand {
 
   @Option(
     name: .long, parsing: .unconditional,
-    help: ArgumentHelp("Sparsity to reach with --schedule, 0 to 1.", valueName: "S"))
+    help: ArgumentHelp("Sparsity to reach with --schedule, \(OptionRange<Double>.fraction.text).", valueName: "S"))
   var targetSparsity: Double?
 
   @Option(name: .long, help: ArgumentHelp("Criterion for --schedule (default magnitude).", valueName: "C"))
@@ -51,10 +59,11 @@ struct FinetuneCommand: ParsableCommand {
   @Option(name: .long, help: "layer or global, for --schedule.")
   var scope: PruningScope = .layer
 
-  @Option(name: .long, help: "Pruning steps of --schedule iterative.")
+  @Option(name: .long, help: "Pruning steps of --schedule iterative, \(OptionRange<Int>.steps.text).")
   var steps = 3
 
-  @Option(name: .long, help: "Training steps between mask updates of --schedule gradual.")
+  @Option(
+    name: .long, help: "Training steps between mask updates of --schedule gradual, \(OptionRange<Int>.interval.text).")
   var interval = 100
 
   @Flag(
@@ -75,20 +84,19 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func validate() throws {
-    guard epochs > 0 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-    guard batch > 0 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-    guard steps > 0, interval > 0 else { throw ValidationError("--steps and --interval must be at least 1") }
+    try OptionRange<Int>.epochs.check(epochs, option: "--epochs")
+    try OptionRange<Int>.batch.check(batch, option: "--batch")
+    try OptionRange<Float>.learningRate.check(lr, option: "--lr")
+    try OptionRange<Float>.l1.check(l1, option: "--l1")
+    try OptionRange<Int>.steps.check(steps, option: "--steps")
+    try OptionRange<Int>.interval.check(interval, option: "--interval")
+    try OptionRange<Double>.fraction.check(targetSparsity, option: "--target-sparsity")
     if schedule != .none && targetSparsity == nil {
       throw ValidationError("--schedule \(schedule.rawValue) needs --target-sparsity")
     }
   }
 
   func run() throws {
-    if let lr, !(lr > 0 && lr.isFinite) { throw ShearsError("--lr \(lr)", "must be a positive number") }
-    guard l1 >= 0, l1.isFinite else { throw ShearsError("--l1 \(l1)", "must be zero or positive") }
-    if let targetSparsity, !(0...1).contains(targetSparsity) {
-      throw ShearsError("--target-sparsity \(targetSparsity)", "must be a fraction from 0 to 1")
-    }
     try OutputPath.checkWritable(out, input: model, force: force)
     let (checkpoint, metadata, rewindWeights) = try Checkpoint.loadWithRewind(from: model)
     var loaded = checkpoint

@@ -25,7 +25,7 @@ struct CriterionOptions: ParsableArguments {
     help: ArgumentHelp("Prune only these Linear or Conv2d layers, e.g. 0,2 (default: all).", valueName: "LIST"))
   var layers: String?
 
-  @Option(name: .long, help: "Seed for the random criterion.")
+  @Option(name: .long, help: "Seed for the random criterion, 0 to 2^64-1.")
   var seed: UInt64 = 1
 
   var granularity: Granularity { structured ? .neuron : criterion.defaultGranularity }
@@ -56,57 +56,61 @@ struct CriterionOptions: ParsableArguments {
 /// `--amount | --threshold | --alpha | --std`: how much to prune (exactly one).
 struct AmountOptions: ParsableArguments {
   // `.unconditional`: the word after the option is its value even when it starts with a dash,
-  // so `--amount -0.1` reaches the range check (exit 1 naming the value) instead of the parser
-  // reporting a missing value.
+  // so `--amount -0.1` reaches the range check (an error naming the value) instead of the
+  // parser reporting a missing value.
   @Option(
     name: .long, parsing: .unconditional,
     help: ArgumentHelp(
-      "Fraction of the remaining weights to prune, 0 to 1; an integer above 1 is a count.", valueName: "F"))
+      "Fraction of the remaining weights to prune, \(OptionRange<Double>.fraction.text); "
+        + "an integer above 1 is a count.",
+      valueName: "F"))
   var amount: String?
 
-  @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Prune scores below T.", valueName: "T"))
+  @Option(
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp("Prune scores below T, \(OptionRange<Float>.finite.text).", valueName: "T"))
   var threshold: Float?
 
   @Option(
     name: .long, parsing: .unconditional,
-    help: ArgumentHelp("Prune scores below A x the largest score.", valueName: "A"))
+    help: ArgumentHelp("Prune scores below A x the largest score, A \(Self.scaleRange.text).", valueName: "A"))
   var alpha: Float?
 
   @Option(
     name: .long, parsing: .unconditional,
-    help: ArgumentHelp("Prune below K x the layer's weight standard deviation.", valueName: "K"))
+    help: ArgumentHelp(
+      "Prune below K x the layer's weight standard deviation, K \(Self.scaleRange.text).", valueName: "K"))
   var std: Float?
+
+  /// `--alpha` and `--std` scale a score; a negative scale would prune nothing.
+  static var scaleRange: OptionRange<Float> { .atLeast(0) }
 
   func validate() throws {
     let given = [amount != nil, threshold != nil, alpha != nil, std != nil].filter { $0 }.count
     guard given == 1 else { throw ValidationError("give exactly one of --amount, --threshold, --alpha or --std") }
+    if let amount { _ = try Self.parseAmount(amount, option: "--amount") }
+    try OptionRange<Float>.finite.check(threshold, option: "--threshold")
+    try Self.scaleRange.check(alpha, option: "--alpha")
+    try Self.scaleRange.check(std, option: "--std")
   }
 
-  /// The rule, with its value checked.
+  /// The rule; `validate()` has checked its value.
   func rule() throws -> PruningRule {
     if let amount { return try Self.parseAmount(amount, option: "--amount") }
-    if let threshold {
-      guard threshold.isFinite else { throw ShearsError("--threshold \(threshold)", "must be a finite number") }
-      return .threshold(threshold)
-    }
-    if let alpha {
-      guard alpha >= 0, alpha.isFinite else { throw ShearsError("--alpha \(alpha)", "must be zero or positive") }
-      return .alpha(alpha)
-    }
-    let k = std ?? 0
-    guard k >= 0, k.isFinite else { throw ShearsError("--std \(k)", "must be zero or positive") }
-    return .standardDeviations(k)
+    if let threshold { return .threshold(threshold) }
+    if let alpha { return .alpha(alpha) }
+    return .standardDeviations(std ?? 0)
   }
 
-  /// `0.9` is a fraction, `1` prunes everything, `300` (no decimal point) is a count.
+  /// `0.9` is a fraction, `1` prunes everything, `300` (no decimal point) is a count; whether a
+  /// count fits a layer is the model's to say.
+  /// - Throws: `ValidationError` (bad usage) naming `option` when the text is neither.
   static func parseAmount(_ text: String, option: String) throws -> PruningRule {
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     if let count = Int(trimmed), count > 1 { return .count(count) }
-    guard let fraction = Double(trimmed), fraction.isFinite else {
-      throw ShearsError("\(option) \(text)", "is not a number")
-    }
-    guard (0...1).contains(fraction) else {
-      throw ShearsError("\(option) \(text)", "must be a fraction from 0 to 1 or a whole count above 1")
+    guard let fraction = Double(trimmed), OptionRange<Double>.fraction.contains(fraction) else {
+      throw ValidationError(
+        "\(option) must be a fraction \(OptionRange<Double>.fraction.text) or a whole count above 1 (got '\(text)')")
     }
     return .fraction(fraction)
   }

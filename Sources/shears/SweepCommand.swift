@@ -14,10 +14,14 @@ struct SweepCommand: ParsableCommand {
   @OptionGroup var criterionOptions: CriterionOptions
 
   @Option(
-    name: .long, parsing: .unconditional, help: ArgumentHelp("Amounts to prune, e.g. 0,0.5,0.9.", valueName: "LIST"))
+    name: .long, parsing: .unconditional,
+    help: ArgumentHelp(
+      "Amounts to prune, e.g. 0,0.5,0.9: \(AmountList.sizeText), each as --amount.", valueName: "LIST"))
   var amounts: String
 
-  @Option(name: .long, help: "Fine-tune this many epochs at each amount before evaluating.")
+  @Option(
+    name: .long,
+    help: "Fine-tune this many epochs at each amount before evaluating, \(OptionRange<Int>.finetuneEpochs.text).")
   var finetuneEpochs = 0
 
   @OptionGroup var dataOptions: DataOptions
@@ -28,7 +32,8 @@ struct SweepCommand: ParsableCommand {
   @OptionGroup var output: OutputOptions
 
   func validate() throws {
-    guard finetuneEpochs >= 0 else { throw ValidationError("--finetune-epochs must be 0 or more") }
+    _ = try AmountList.parse(amounts)
+    try OptionRange<Int>.finetuneEpochs.check(finetuneEpochs, option: "--finetune-epochs")
   }
 
   func run() throws {
@@ -79,7 +84,8 @@ struct SensitivityCommand: ParsableCommand {
 
   @Option(
     name: .long, parsing: .unconditional,
-    help: ArgumentHelp("Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9.", valueName: "LIST"))
+    help: ArgumentHelp(
+      "Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9: \(AmountList.sizeText), each as --amount.", valueName: "LIST"))
   var amounts: String
 
   @OptionGroup var dataOptions: DataOptions
@@ -88,6 +94,10 @@ struct SensitivityCommand: ParsableCommand {
   var csv: String?
 
   @OptionGroup var output: OutputOptions
+
+  func validate() throws {
+    _ = try AmountList.parse(amounts)
+  }
 
   func run() throws {
     let rules = try AmountList.parse(amounts)
@@ -119,12 +129,22 @@ struct SensitivityCommand: ParsableCommand {
 
 /// `--amounts 0,0.5,0.9`: each entry a fraction or a count, as `--amount`.
 enum AmountList {
+  /// How many entries a list may have, in words for help: each entry prunes and evaluates the
+  /// model once (and fine-tunes it with `sweep --finetune-epochs`), so a list is a bounded run.
+  static var sizeText: String { "\(OptionRange<Int>.amountCount.text) entries" }
+
+  /// The entries and their rules.
+  /// - Throws: `ValidationError` (bad usage) for an empty entry, too many entries or an entry
+  ///   that is not an amount.
   static func parse(_ text: String) throws -> [(text: String, rule: PruningRule)] {
     let fields = text.split(separator: ",", omittingEmptySubsequences: false).map {
       $0.trimmingCharacters(in: .whitespaces)
     }
-    guard !fields.isEmpty, !fields.contains("") else {
-      throw ShearsError("--amounts \(text)", "expected a comma-separated list such as 0,0.5,0.9")
+    guard !fields.contains("") else {
+      throw ValidationError("--amounts must be a comma-separated list such as 0,0.5,0.9 (got '\(text)')")
+    }
+    guard OptionRange<Int>.amountCount.contains(fields.count) else {
+      throw ValidationError("--amounts must have \(sizeText) (got \(fields.count))")
     }
     return try fields.map { ($0, try AmountOptions.parseAmount($0, option: "--amounts")) }
   }

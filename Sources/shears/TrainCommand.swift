@@ -30,30 +30,37 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var dataOptions: DataOptions
 
-  @Option(name: .long, help: "Passes over the training set.")
+  @Option(name: .long, help: "Passes over the training set, \(OptionRange<Int>.epochs.text).")
   var epochs = 10
 
-  @Option(name: .long, help: "Samples per optimizer step.")
+  @Option(name: .long, help: "Samples per optimizer step, \(OptionRange<Int>.batch.text).")
   var batch = 64
 
   @Option(name: .long, help: "adam or sgd (with momentum 0.9).")
   var optimizer: OptimizerName = .adam
 
-  @Option(name: .long, help: "Learning rate (default 0.001 for adam, 0.05 for sgd).")
+  @Option(
+    name: .long,
+    help: "Learning rate, \(OptionRange<Float>.learningRate.text) (default 0.001 for adam, 0.05 for sgd).")
   var lr: Float?
 
   @Option(name: .long, help: "Learning-rate schedule: cosine (decays to zero over the run) or constant.")
   var lrSchedule: LearningRateSchedule = .cosine
 
-  @Option(name: .long, help: "L1 penalty on the weights, added to the loss as X x sum|w| (sparse training).")
+  @Option(
+    name: .long,
+    help: """
+      L1 penalty X, \(OptionRange<Float>.l1.text): adds X x sum|w| over the weights to the loss (sparse \
+      training).
+      """)
   var l1: Float = 0
 
   @Option(
     name: .long,
-    help: "Also keep the weights after this epoch (0 = initialisation) for finetune --rewind.")
+    help: "Also keep the weights after this epoch, 0 (initialisation) to --epochs, for finetune --rewind.")
   var rewindEpoch: Int?
 
-  @Option(name: .long, help: "Seed for initialisation and shuffling.")
+  @Option(name: .long, help: "Seed for initialisation and shuffling, 0 to 2^64-1.")
   var seed: UInt64 = 1
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to write (safetensors).", valueName: "PATH"))
@@ -66,13 +73,11 @@ struct TrainCommand: ParsableCommand {
   }
 
   func validate() throws {
-    guard epochs > 0 else { throw ValidationError("--epochs must be at least 1 (got \(epochs))") }
-    guard batch > 0 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-    if let rewindEpoch, !(0...epochs).contains(rewindEpoch) {
-      throw ValidationError("--rewind-epoch must be from 0 to --epochs (got \(rewindEpoch))")
-    }
-    if let lr, !(lr > 0 && lr.isFinite) { throw ValidationError("--lr must be a positive number (got \(lr))") }
-    guard l1 >= 0, l1.isFinite else { throw ValidationError("--l1 must be zero or positive (got \(l1))") }
+    try OptionRange<Int>.epochs.check(epochs, option: "--epochs")
+    try OptionRange<Int>.batch.check(batch, option: "--batch")
+    try OptionRange(0...epochs).check(rewindEpoch, option: "--rewind-epoch")
+    try OptionRange<Float>.learningRate.check(lr, option: "--lr")
+    try OptionRange<Float>.l1.check(l1, option: "--l1")
   }
 
   func run() throws {

@@ -44,6 +44,16 @@ struct FineTuningTests {
     #expect(report.epochsCompleted == 4)
   }
 
+  /// The gradual ramp counts its steps with the batch size the trainer uses (at most the whole
+  /// set), so a batch size near `Int.max` neither overflows nor changes the ramp.
+  @Test func gradualScheduleTakesAnyBatchSize() throws {
+    let dataset = bandDataset(samples: 40, classes: 4, seed: 2)
+    let report = try FineTuning.run(
+      model(), schedule: .gradual(interval: 1), sparsity: 0.5, request: magnitude, on: dataset,
+      options: TrainingOptions(epochs: 4, batchSize: .max), context: ScoringContext())
+    #expect(isClose(ModelMetrics(report.model).sparsity, 0.5, absolute: 0.01))
+  }
+
   @Test func oneshotAndIterativeSchedulesReachTheTarget() throws {
     let dataset = bandDataset(samples: 160, classes: 4, seed: 2)
     for schedule in [PruningSchedule.oneshot, .iterative(steps: 3)] {

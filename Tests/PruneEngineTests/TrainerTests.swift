@@ -109,6 +109,29 @@ struct TrainerTests {
     #expect(last.samplesPerSecond > 0)
   }
 
+  /// A run whose steps (epochs x batches per epoch) do not fit an `Int` is refused before it
+  /// starts, rather than trapping on the overflow.
+  @Test func tooManyStepsToCountIsAnErrorNotATrap() throws {
+    let dataset = bandDataset(samples: 20, classes: 4, seed: 1)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(architecture: .mlp(widths: [16, 4]), generator: &generator)
+    let options = TrainingOptions(epochs: .max, batchSize: 10)
+    #expect(
+      throws: ShearsError(
+        "--epochs \(Int.max)", "times 2 batches per epoch is more training steps than can be counted")
+    ) {
+      try Trainer.train(model, on: dataset, options: options)
+    }
+    let counts = try Trainer.batchCounts(sampleCount: 25, options: TrainingOptions(epochs: 3, batchSize: .max))
+    #expect(counts.batchSize == 25 && counts.perEpoch == 1 && counts.total == 3)
+  }
+
+  @Test func progressFractionDoesNotOverflowOnHugeCounts() {
+    let progress = TrainingProgress(
+      epoch: .max, epochs: .max, batch: .max, batchesPerEpoch: .max, loss: 0, samplesPerSecond: 0, elapsedSeconds: 0)
+    #expect(isClose(progress.fraction, 1))
+  }
+
   @Test func cosineScheduleDecaysFromOneToZero() throws {
     let schedule = LearningRateSchedule.cosine
     #expect(schedule.factor(step: 0, totalSteps: 10) == 1)

@@ -105,21 +105,24 @@ import Testing
       OPTIONS:
         --arch <ARCH>           Architecture: mlp:..., cnn:... or lenet5 (see above).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
-        --epochs <epochs>       Passes over the training set. (default: 10)
-        --batch <batch>         Samples per optimizer step. (default: 64)
+        --epochs <epochs>       Passes over the training set, 1 to 10000. (default:
+                                10)
+        --batch <batch>         Samples per optimizer step, 1 to 65536. (default: 64)
         --optimizer <optimizer> adam or sgd (with momentum 0.9). (values: adam, sgd;
                                 default: adam)
-        --lr <lr>               Learning rate (default 0.001 for adam, 0.05 for sgd).
+        --lr <lr>               Learning rate, above 0 and at most 10 (default 0.001
+                                for adam, 0.05 for sgd).
         --lr-schedule <lr-schedule>
                                 Learning-rate schedule: cosine (decays to zero over
                                 the run) or constant. (values: constant, cosine;
                                 default: cosine)
-        --l1 <l1>               L1 penalty on the weights, added to the loss as X x
-                                sum|w| (sparse training). (default: 0.0)
+        --l1 <l1>               L1 penalty X, 0 to 1: adds X x sum|w| over the
+                                weights to the loss (sparse training). (default: 0.0)
         --rewind-epoch <rewind-epoch>
-                                Also keep the weights after this epoch (0 =
-                                initialisation) for finetune --rewind.
-        --seed <seed>           Seed for initialisation and shuffling. (default: 1)
+                                Also keep the weights after this epoch, 0
+                                (initialisation) to --epochs, for finetune --rewind.
+        --seed <seed>           Seed for initialisation and shuffling, 0 to 2^64-1.
+                                (default: 1)
         --out <PATH>            Checkpoint to write (safetensors).
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
@@ -140,7 +143,8 @@ import Testing
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --repetitions <repetitions>
                                 Also time the evaluation: median of this many runs
-                                after a warm-up (milliseconds in the output).
+                                after a warm-up, 1 to 1000 (milliseconds in the
+                                output).
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -215,8 +219,8 @@ import Testing
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         --repetitions <repetitions>
-                                Repetitions per measurement (the median is reported).
-                                (default: 5)
+                                Repetitions per measurement, 1 to 1000 (the median is
+                                reported). (default: 5)
         --suite <suite>         Which models to measure. (values: all, mlp, lenet5;
                                 default: all)
         -h, --help              Show help information.
@@ -250,12 +254,14 @@ import Testing
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
                                 (default: all).
-        --seed <seed>           Seed for the random criterion. (default: 1)
+        --seed <seed>           Seed for the random criterion, 0 to 2^64-1. (default:
+                                1)
         --amount <F>            Fraction of the remaining weights to prune, 0 to 1;
                                 an integer above 1 is a count.
-        --threshold <T>         Prune scores below T.
-        --alpha <A>             Prune scores below A x the largest score.
-        --std <K>               Prune below K x the layer's weight standard deviation.
+        --threshold <T>         Prune scores below T, a finite number.
+        --alpha <A>             Prune scores below A x the largest score, A 0 or more.
+        --std <K>               Prune below K x the layer's weight standard
+                                deviation, K 0 or more.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --shrink                Remove pruned neurons and filters physically (the
                                 outputs stay the same).
@@ -284,16 +290,17 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to fine-tune (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
-        --epochs <epochs>       Passes over the training set (per step with
-                                --schedule iterative).
+        --epochs <epochs>       Passes over the training set, 1 to 10000 (per step
+                                with --schedule iterative).
         --optimizer <optimizer> adam or sgd (with momentum 0.9). (values: adam, sgd;
                                 default: adam)
-        --lr <lr>               Learning rate, decayed to zero over the run (default
-                                0.008 for adam, 0.05 for sgd).
-        --l1 <l1>               L1 penalty on the weights, added to the loss as X x
-                                sum|w|. (default: 0.0)
-        --batch <batch>         Samples per optimizer step. (default: 64)
-        --seed <seed>           Seed for shuffling. (default: 1)
+        --lr <lr>               Learning rate, above 0 and at most 10, decayed to
+                                zero over the run (default 0.008 for adam, 0.05 for
+                                sgd).
+        --l1 <l1>               L1 penalty X, 0 to 1: adds X x sum|w| over the
+                                weights to the loss. (default: 0.0)
+        --batch <batch>         Samples per optimizer step, 1 to 65536. (default: 64)
+        --seed <seed>           Seed for shuffling, 0 to 2^64-1. (default: 1)
         --schedule <schedule>   none, oneshot, iterative or gradual. (values: none,
                                 oneshot, iterative, gradual; default: none)
         --target-sparsity <S>   Sparsity to reach with --schedule, 0 to 1.
@@ -303,9 +310,10 @@ import Testing
                                 default: magnitude)
         --scope <scope>         layer or global, for --schedule. (values: layer,
                                 global; default: layer)
-        --steps <steps>         Pruning steps of --schedule iterative. (default: 3)
+        --steps <steps>         Pruning steps of --schedule iterative, 1 to 100.
+                                (default: 3)
         --interval <interval>   Training steps between mask updates of --schedule
-                                gradual. (default: 100)
+                                gradual, 1 to 1000000. (default: 100)
         --rewind                Restart from the checkpoint's rewind weights under
                                 its masks (lottery ticket; train --rewind-epoch).
         --out <PATH>            Checkpoint to write (safetensors).
@@ -340,11 +348,13 @@ import Testing
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
                                 (default: all).
-        --seed <seed>           Seed for the random criterion. (default: 1)
-        --amounts <LIST>        Amounts to prune, e.g. 0,0.5,0.9.
+        --seed <seed>           Seed for the random criterion, 0 to 2^64-1. (default:
+                                1)
+        --amounts <LIST>        Amounts to prune, e.g. 0,0.5,0.9: 1 to 100 entries,
+                                each as --amount.
         --finetune-epochs <finetune-epochs>
                                 Fine-tune this many epochs at each amount before
-                                evaluating. (default: 0)
+                                evaluating, 0 to 10000. (default: 0)
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --csv <PATH>            Also write the rows as CSV.
         --json                  Print exactly one JSON object on stdout.
@@ -370,7 +380,8 @@ import Testing
         --criterion <C>         Criterion (default magnitude). (values: magnitude,
                                 random, gradient, taylor, neuron-l2, filter-l1,
                                 activation, apoz, redundancy; default: magnitude)
-        --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9.
+        --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9: 1 to 100
+                                entries, each as --amount.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --csv <PATH>            Also write the rows as CSV.
         --json                  Print exactly one JSON object on stdout.

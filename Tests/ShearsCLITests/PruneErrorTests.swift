@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// `prune` refusing bad values (exit 1, one error line naming the value) and bad usage (exit 2,
-/// the parser's message); in every case the input checkpoint is byte-identical afterwards and no
+/// `prune` refusing values the model or data rule out (exit 1, one error line naming the value)
+/// and bad usage, values outside an option's range included (exit 2, the parser's message); in
+/// every case the input checkpoint is byte-identical afterwards and no
 /// output file is written.
 @Suite(.trainedModel) struct PruneErrorTests {
   let trained: TrainedModel
@@ -27,21 +28,7 @@ import Testing
     var testDescription: String { arguments.joined(separator: " ") + (onPruned ? " (on pruned)" : "") }
   }
 
-  static let amountRange = "must be a fraction from 0 to 1 or a whole count above 1"
-
   static let badValues: [BadValue] = [
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--amount", "1.5"], subject: "--amount 1.5", problem: amountRange,
-      readsData: false),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--amount", "-0.1"], subject: "--amount -0.1", problem: amountRange,
-      readsData: false),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--amount", "2.0"], subject: "--amount 2.0", problem: amountRange,
-      readsData: false),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--amount", "half"], subject: "--amount half", problem: "is not a number",
-      readsData: false),
     BadValue(
       arguments: ["--criterion", "magnitude", "--amount", "200"], subject: "--amount 200",
       problem: "is more than the 160 left to prune in layer 2"),
@@ -63,15 +50,6 @@ import Testing
     BadValue(
       arguments: ["--criterion", "neuron-l2", "--amount", "0.5", "--layers", "4"], subject: "--layers 4",
       problem: "no such Linear layer (the model has 0, 2)"),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--alpha", "-1"], subject: "--alpha -1.0",
-      problem: "must be zero or positive", readsData: false),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--std", "-1"], subject: "--std -1.0",
-      problem: "must be zero or positive", readsData: false),
-    BadValue(
-      arguments: ["--criterion", "magnitude", "--threshold", "inf"], subject: "--threshold inf",
-      problem: "must be a finite number", readsData: false),
     BadValue(
       arguments: ["--criterion", "neuron-l2", "--scope", "global", "--amount", "0.5"],
       subject: "--criterion neuron-l2", problem: "neuron scores are not comparable across layers; use --scope layer"),
@@ -142,6 +120,18 @@ import Testing
       "Error: The value 'model' is invalid for '--scope <scope>'. Please provide one of 'layer' and 'global'."
     ),
     (["--criterion", "magnitude", "--alpha", "big"], "Error: The value 'big' is invalid for '--alpha <A>'"),
+    (["--criterion", "magnitude", "--amount", "1.5"], amountRange("1.5")),
+    (["--criterion", "magnitude", "--amount", "-0.1"], amountRange("-0.1")),
+    (["--criterion", "magnitude", "--amount", "2.0"], amountRange("2.0")),
+    (["--criterion", "magnitude", "--amount", "half"], amountRange("half")),
+    (["--criterion", "magnitude", "--amount", "nan"], amountRange("nan")),
+    (["--criterion", "magnitude", "--amount", "1e309"], amountRange("1e309")),
+    (["--criterion", "magnitude", "--alpha", "-1"], "Error: --alpha must be 0 or more (got -1.0)"),
+    (["--criterion", "magnitude", "--alpha", "nan"], "Error: --alpha must be 0 or more (got nan)"),
+    (["--criterion", "magnitude", "--std", "-1"], "Error: --std must be 0 or more (got -1.0)"),
+    (["--criterion", "magnitude", "--std", "inf"], "Error: --std must be 0 or more (got inf)"),
+    (["--criterion", "magnitude", "--threshold", "inf"], "Error: --threshold must be a finite number (got inf)"),
+    (["--criterion", "magnitude", "--threshold", "-1e309"], "Error: --threshold must be a finite number (got -inf)"),
   ])
   func badUsage(_ arguments: [String], _ firstLine: String) throws {
     let run = try shears(["prune", "--model", trained.model, "--data", trained.data.path, "--out", out] + arguments)
@@ -152,6 +142,10 @@ import Testing
   }
 
   static let exactlyOne = "Error: give exactly one of --amount, --threshold, --alpha or --std"
+
+  static func amountRange(_ value: String) -> String {
+    "Error: --amount must be a fraction 0 to 1 or a whole count above 1 (got '\(value)')"
+  }
 
   @Test func missingOutIsBadUsage() throws {
     let run = try shears(

@@ -174,18 +174,6 @@ import Testing
 
   @Test(arguments: [
     (
-      "sweep", ["--criterion", "magnitude", "--amounts", "0,1.5"], "--amounts 1.5",
-      "must be a fraction from 0 to 1 or a whole count above 1", false
-    ),
-    (
-      "sweep", ["--criterion", "magnitude", "--amounts", "-0.5,0.5"], "--amounts -0.5",
-      "must be a fraction from 0 to 1 or a whole count above 1", false
-    ),
-    (
-      "sweep", ["--criterion", "magnitude", "--amounts", "0,,0.5"], "--amounts 0,,0.5",
-      "expected a comma-separated list such as 0,0.5,0.9", false
-    ),
-    (
       "sweep", ["--criterion", "magnitude", "--amounts", "0.5,200"], "--amounts 200",
       "is more than the 160 left to prune in layer 2", true
     ),
@@ -197,7 +185,6 @@ import Testing
       "sweep", ["--criterion", "magnitude", "--amounts", "0.5", "--layers", "3"], "--layers 3",
       "no such Linear layer (the model has 0, 2)", true
     ),
-    ("sensitivity", ["--amounts", "0.5,x"], "--amounts x", "is not a number", false),
     ("sensitivity", ["--amounts", "0.5,200"], "--amounts 200", "is more than the 160 left to prune in layer 2", true),
   ])
   func badValue(_ command: String, _ arguments: [String], _ subject: String, _ problem: String, _ readsData: Bool)
@@ -227,8 +214,26 @@ import Testing
     ("sweep", ["--criterion", "magnitude"], "Error: Missing expected argument '--amounts <LIST>'"),
     (
       "sweep", ["--criterion", "magnitude", "--amounts", "0.5", "--finetune-epochs=-1"],
-      "Error: --finetune-epochs must be 0 or more"
+      "Error: --finetune-epochs must be 0 to 10000 (got -1)"
     ),
+    (
+      "sweep", ["--criterion", "magnitude", "--amounts", "0.5", "--finetune-epochs", "9223372036854775807"],
+      "Error: --finetune-epochs must be 0 to 10000 (got 9223372036854775807)"
+    ),
+    ("sweep", ["--criterion", "magnitude", "--amounts", "0,1.5"], amountRange("1.5")),
+    ("sweep", ["--criterion", "magnitude", "--amounts", "-0.5,0.5"], amountRange("-0.5")),
+    ("sweep", ["--criterion", "magnitude", "--amounts", "0.5,nan"], amountRange("nan")),
+    (
+      "sweep", ["--criterion", "magnitude", "--amounts", "0,,0.5"],
+      "Error: --amounts must be a comma-separated list such as 0,0.5,0.9 (got '0,,0.5')"
+    ),
+    (
+      "sweep", ["--criterion", "magnitude", "--amounts", tooManyAmounts],
+      "Error: --amounts must have 1 to 100 entries (got 101)"
+    ),
+    ("sensitivity", ["--amounts", "0.5,x"], amountRange("x")),
+    ("sensitivity", ["--amounts", "1e309"], amountRange("1e309")),
+    ("sensitivity", ["--amounts", tooManyAmounts], "Error: --amounts must have 1 to 100 entries (got 101)"),
     ("sensitivity", [], "Error: Missing expected argument '--amounts <LIST>'"),
     (
       "sensitivity", ["--amounts", "0.5", "--criterion", "bogus"],
@@ -236,7 +241,16 @@ import Testing
     ),
   ])
   func badUsage(_ command: String, _ arguments: [String], _ firstLine: String) throws {
-    let result = try run(command, arguments)
+    let result = try run(command, arguments + ["--csv", csv])
     #expect(expectUsageError(result).first == firstLine)
+    #expect(try output.contents() == [], "no CSV is written when the command fails")
   }
+
+  static func amountRange(_ entry: String) -> String {
+    "Error: --amounts must be a fraction 0 to 1 or a whole count above 1 (got '\(entry)')"
+  }
+
+  /// One entry more than a list may have: each entry prunes and evaluates the model once.
+  static let tooManyAmounts = Array(repeating: "0.5", count: 101).joined(separator: ",")
+
 }

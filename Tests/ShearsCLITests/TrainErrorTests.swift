@@ -77,7 +77,7 @@ import Testing
     expectUsageError(run)
     #expect(
       run.stderr == """
-        Error: --epochs must be at least 1 (got 0)
+        Error: --epochs must be 1 to 10000 (got 0)
         \(Self.usage)
           See 'shears train --help' for more information.
 
@@ -99,8 +99,16 @@ import Testing
   }
 
   @Test(arguments: [
-    (["--batch", "0"], "Error: --batch must be at least 1 (got 0)"),
-    (["--lr", "0"], "Error: --lr must be a positive number (got 0.0)"),
+    (["--batch", "0"], "Error: --batch must be 1 to 65536 (got 0)"),
+    (["--batch", "65537"], "Error: --batch must be 1 to 65536 (got 65537)"),
+    (["--epochs", "10001"], "Error: --epochs must be 1 to 10000 (got 10001)"),
+    (["--epochs", "9223372036854775807"], "Error: --epochs must be 1 to 10000 (got 9223372036854775807)"),
+    (["--epochs", "2", "--rewind-epoch", "3"], "Error: --rewind-epoch must be 0 to 2 (got 3)"),
+    (["--lr", "0"], "Error: --lr must be above 0 and at most 10 (got 0.0)"),
+    (["--lr", "nan"], "Error: --lr must be above 0 and at most 10 (got nan)"),
+    (["--lr", "1e309"], "Error: --lr must be above 0 and at most 10 (got inf)"),
+    (["--l1", "inf"], "Error: --l1 must be 0 to 1 (got inf)"),
+    (["--l1=-0.5"], "Error: --l1 must be 0 to 1 (got -0.5)"),
     (["--epochs", "two"], "Error: The value 'two' is invalid for '--epochs <epochs>'"),
     (
       ["--optimizer", "rmsprop"],

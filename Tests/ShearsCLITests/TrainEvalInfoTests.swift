@@ -85,7 +85,7 @@ import Testing
     #expect(milliseconds > 0 && milliseconds.isFinite)
     #expect(timed["correct"] as? Int == evaluation["correct"] as? Int && timed["loss"] as? Double == loss)
     let zeroRuns = try shears("eval", "--model", model, "--data", data.path, "--repetitions", "0")
-    #expect(zeroRuns.status == 2 && zeroRuns.stderr.contains("--repetitions must be at least 1 (got 0)"))
+    #expect(zeroRuns.status == 2 && zeroRuns.stderr.contains("--repetitions must be 1 to 1000 (got 0)"))
 
     let infoRun = try shears("info", "--model", model, "--json")
     expectSuccess(infoRun)

@@ -122,8 +122,8 @@ public enum FineTuning {
         model: current, epochsCompleted: 0, wasCancelled: false, finalLoss: 0, samplesPerSecond: 0, seconds: 0,
         rewindWeights: nil)
     case .gradual(let interval):
-      let stepsPerEpoch = (dataset.count + options.batchSize - 1) / max(1, options.batchSize)
-      let rampEnd = Int(Double(options.epochs * stepsPerEpoch) * gradualShare)
+      let totalSteps = try Trainer.batchCounts(sampleCount: dataset.count, options: options).total
+      let rampEnd = Int(Double(totalSteps) * gradualShare)
       let masks = MaskSchedule(interval: interval, lastStep: rampEnd) { current, step in
         let target = gradualSparsity(step: step, rampEnd: rampEnd, initial: initial, final: sparsity)
         return try prune(current, to: target, request: request, context: context)
