@@ -35,7 +35,7 @@ struct ExploreCommand: ParsableCommand {
     } catch {
       throw ShearsError("explore", "\(error)")
     }
-    // Stopped by SIGINT or SIGTERM, with the terminal restored: exit as the signal would have.
+    // Stopped by a signal, with the terminal restored: exit with the status the signal would have given.
     if let stoppedBy { throw ExitCode(128 + stoppedBy) }
     let snapshot = session.snapshot
     if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {
