@@ -16,6 +16,12 @@ public enum ExplorerApp {
     SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
   ]
 
+  /// Checks, without writing to it, that the terminal named by `TERM` can show the explorer.
+  /// - Throws: an error naming the terminal and what it lacks (`dumb` cannot move the cursor).
+  public static func requireUsableTerminal(environment: [String: String]) throws {
+    try CursesTerminal.requireUsable(environment: environment)
+  }
+
   /// Runs until the user quits or the process is asked to stop by one of `stoppingSignals`;
   /// the terminal is restored on every path.
   ///

@@ -23,9 +23,14 @@ struct ExploreCommand: ParsableCommand {
       throw ShearsError(
         "explore", "needs a terminal; for scripts use the headless commands (shears --help)")
     }
+    let environment = ProcessInfo.processInfo.environment
+    do {
+      try ExplorerApp.requireUsableTerminal(environment: environment)
+    } catch {
+      throw ShearsError("explore", "\(error)")
+    }
     if let model { _ = try Checkpoint.load(from: model) }
     let source = try DataSource.resolve(option: dataOptions.data)
-    let environment = ProcessInfo.processInfo.environment
     let session = Session(
       Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
     session.start()

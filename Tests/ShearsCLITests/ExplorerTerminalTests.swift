@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// The explorer gives the terminal back in a usable state however it ends (issue 13); driven
-/// in tmux like `ExplorerEndToEndTests`.
+/// The explorer gives the terminal back in a usable state however it ends, and refuses a
+/// terminal it cannot draw on before touching it (issue 13); driven in tmux like
+/// `ExplorerEndToEndTests`.
 @Suite(.enabled(if: TmuxTerminal.path != nil, "needs tmux on the PATH to drive the explorer in a terminal"), .trainedModel)
 struct ExplorerTerminalTests {
   /// A shell in an 80x24 tmux window, its files in `folder`.
@@ -13,10 +14,10 @@ struct ExplorerTerminalTests {
   }
 
   /// The shell line that runs the explorer on the suite's model, then prints its exit status.
-  private func explorerCommand(prefix: String) throws -> String {
+  private func explorerCommand(prefix: String = "", suffix: String = "") throws -> String {
     let trained = try TrainedModel.shared()
     let binary = try ShearsBinary.located()
-    return "\(prefix)'\(binary)' explore --model '\(trained.model)' --data '\(trained.data.path)'"
+    return "\(prefix)'\(binary)' explore --model '\(trained.model)' --data '\(trained.data.path)'\(suffix)"
       + "; echo \"explorer exit status $?\""
   }
 
@@ -41,6 +42,22 @@ struct ExplorerTerminalTests {
     #expect(kill(pid, signal) == 0)
     let status = 128 + signal
     try terminal.waitFor("exit status \(status)", seconds: 10) { $0.contains("explorer exit status \(status)") }
+    try expectTerminalModesRestored(terminal)
+  }
+
+  /// A terminal that cannot show a screen is refused with one line before anything is drawn
+  /// (TERM=dumb used to leave the explorer running blind).
+  @Test(arguments: [
+    ("dumb", "terminal 'dumb' cannot move the cursor; run it in a full-screen terminal (xterm, screen, tmux)"),
+    ("shears-no-such-terminal", "terminal 'shears-no-such-terminal' is unknown (no terminfo entry for it)"),
+  ])
+  func aTerminalWithoutCursorAddressingIsRefused(term: String, problem: String) throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    let terminal = try shell(in: folder)
+    let errors = folder.path("stderr")
+    try terminal.type(try explorerCommand(prefix: "TERM=\(term) ", suffix: " 2> '\(errors)'"))
+    try terminal.waitFor("exit status 1", seconds: 20) { $0.contains("explorer exit status 1") }
+    #expect(try String(contentsOfFile: errors, encoding: .utf8) == "shears: error: explore: \(problem)\n")
     try expectTerminalModesRestored(terminal)
   }
 }
