@@ -21,6 +21,12 @@ struct ExplorerTerminalTests {
       + "; echo \"explorer exit status $?\""
   }
 
+  /// Whether the explorer's exit status is on the screen: at the end of a row, as a line typed
+  /// before the shell had started shows its output after the prompt.
+  private func isExitStatus(_ status: Int32, on screen: [String]) -> Bool {
+    screen.contains { $0.hasSuffix("explorer exit status \(status)") }
+  }
+
   /// Types `stty -a` filtered to the echo and canonical-input modes, and waits for them both on.
   private func expectTerminalModesRestored(_ terminal: TmuxTerminal, sourceLocation: SourceLocation = #_sourceLocation) throws {
     try terminal.type("stty -a | tr -s ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | sort | paste -sd, -")
@@ -41,7 +47,7 @@ struct ExplorerTerminalTests {
 
     #expect(kill(pid, signal) == 0)
     let status = 128 + signal
-    try terminal.waitFor("exit status \(status)", seconds: 10) { $0.contains("explorer exit status \(status)") }
+    try terminal.waitFor("exit status \(status)", seconds: 10) { isExitStatus(status, on: $0) }
     try expectTerminalModesRestored(terminal)
   }
 
@@ -56,7 +62,7 @@ struct ExplorerTerminalTests {
     let terminal = try shell(in: folder)
     let errors = folder.path("stderr")
     try terminal.type(try explorerCommand(prefix: "TERM=\(term) ", suffix: " 2> '\(errors)'"))
-    try terminal.waitFor("exit status 1", seconds: 20) { $0.contains("explorer exit status 1") }
+    try terminal.waitFor("exit status 1", seconds: 20) { isExitStatus(1, on: $0) }
     #expect(try String(contentsOfFile: errors, encoding: .utf8) == "shears: error: explore: \(problem)\n")
     try expectTerminalModesRestored(terminal)
   }
