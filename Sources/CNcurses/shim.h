@@ -4,6 +4,8 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <ncursesw/curses.h>
+#include <ncursesw/term.h>
+#include <unistd.h>
 
 // Macros Swift cannot import, as functions.
 static inline int shears_color_pair(int pair) { return (int)COLOR_PAIR(pair); }
@@ -23,5 +25,20 @@ static inline int shears_columns(void) { return COLS; }
 static inline int shears_lines(void) { return LINES; }
 static inline void shears_enable_keypad(void) { keypad(stdscr, TRUE); }
 static inline const char *shears_codeset(void) { return nl_langinfo(CODESET); }
+
+// What terminfo says about the terminal `name` (NULL: $TERM), read without writing anything to
+// it: 0 when the explorer can drive it, SHEARS_TERMINAL_UNKNOWN when there is no entry for it,
+// SHEARS_TERMINAL_NO_CURSOR_ADDRESSING when it cannot move the cursor to a position (`cup`;
+// `dumb`, hard-copy terminals), where curses would scroll blank lines instead of a screen.
+#define SHEARS_TERMINAL_UNKNOWN 1
+#define SHEARS_TERMINAL_NO_CURSOR_ADDRESSING 2
+static inline int shears_terminal_check(const char *name) {
+  int status = 0;
+  if (setupterm(name, STDOUT_FILENO, &status) != OK) return SHEARS_TERMINAL_UNKNOWN;
+  const char *move = tigetstr("cup");
+  int canAddress = move != NULL && move != (const char *)-1;
+  del_curterm(cur_term);
+  return canAddress ? 0 : SHEARS_TERMINAL_NO_CURSOR_ADDRESSING;
+}
 
 #endif

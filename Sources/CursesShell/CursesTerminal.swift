@@ -11,10 +11,10 @@ public enum TerminalInput: Equatable {
 /// The only place curses is used: set-up and restore, raw key codes to `Key`, and copying a
 /// `ScreenBuffer` to the screen with colour pairs (or attributes in monochrome).
 final class CursesTerminal {
-  /// The terminal could not be set up (an unknown `TERM`, no terminal).
+  /// The terminal cannot show the explorer (no `TERM`, an unknown one, one that cannot move
+  /// the cursor, or curses could not set it up).
   struct Unusable: Error, CustomStringConvertible {
-    var terminal: String
-    var description: String { "cannot use the terminal (TERM=\(terminal))" }
+    var description: String
   }
 
   let glyphs: Glyphs
@@ -30,17 +30,36 @@ final class CursesTerminal {
     .dim: (4, Int16(COLOR_BLUE), -1),
   ]
 
+  /// Checks from the terminfo entry alone, before anything is written to the terminal, that
+  /// the terminal named by `TERM` can show a full screen.
+  /// - Throws: `Unusable` naming the terminal and what it lacks.
+  static func requireUsable(environment: [String: String]) throws {
+    guard let name = environment["TERM"], !name.isEmpty else {
+      throw Unusable(description: "TERM is not set; set it to the terminal's type (for example xterm-256color)")
+    }
+    switch shears_terminal_check(name) {
+    case 0: return
+    case SHEARS_TERMINAL_UNKNOWN:
+      throw Unusable(description: "terminal '\(name)' is unknown (no terminfo entry for it)")
+    default:
+      throw Unusable(
+        description: "terminal '\(name)' cannot move the cursor; run it in a full-screen terminal (xterm, screen, tmux)")
+    }
+  }
+
   /// Takes over the terminal.
-  /// - Parameter environment: `NO_COLOR` (any value) turns colours off.
-  /// - Throws: `Unusable` when curses cannot drive the terminal (where `initscr` would exit).
+  /// - Parameter environment: `TERM` names the terminal; `NO_COLOR` (any value) turns colours off.
+  /// - Throws: `Unusable` when curses cannot drive the terminal (where `initscr` would exit);
+  ///   nothing has been written to it then.
   init(environment: [String: String]) throws {
+    try Self.requireUsable(environment: environment)
     setlocale(LC_ALL, "")
     let codeset = String(cString: shears_codeset())
     glyphs = codeset.uppercased().replacingOccurrences(of: "-", with: "") == "UTF8" ? .unicode : .ascii
     guard let output = fdopen(STDOUT_FILENO, "w"), let input = fdopen(STDIN_FILENO, "r"),
       let screen = newterm(nil, output, input)
     else {
-      throw Unusable(terminal: environment["TERM"] ?? "unset")
+      throw Unusable(description: "cannot set up the terminal (TERM=\(environment["TERM"] ?? ""))")
     }
     self.screen = screen
     set_term(screen)

@@ -1,5 +1,4 @@
 import CNcurses
-import Dispatch
 import ExplorerCore
 import Foundation
 import Synchronization
@@ -10,28 +9,42 @@ public enum ExplorerApp {
   /// How long the loop waits for a key before looking for a new snapshot.
   static let pollMilliseconds: Int32 = 15
 
-  /// Runs until the user quits or the process is asked to stop (SIGINT, SIGTERM); the terminal
-  /// is restored on every path.
+  /// The signals whose default action ends the process and that a program can catch: each stops
+  /// the loop, so that the terminal is restored before the process exits. (SIGTSTP and SIGCONT
+  /// are left to curses, which leaves and re-enters its mode around a suspension.)
+  public static let stoppingSignals: [Int32] = [
+    SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
+  ]
+
+  /// Checks, without writing to it, that the terminal named by `TERM` can show the explorer.
+  /// - Throws: an error naming the terminal and what it lacks (`dumb` cannot move the cursor).
+  public static func requireUsableTerminal(environment: [String: String]) throws {
+    try CursesTerminal.requireUsable(environment: environment)
+  }
+
+  /// Runs until the user quits or the process is asked to stop by one of `stoppingSignals`;
+  /// the terminal is restored on every path.
+  ///
+  /// A signal only records itself in `stopRequest`, which the loop polls between keys. This
+  /// is a plain handler, not a Dispatch signal source: those read signals that every thread
+  /// blocks, and Dispatch's worker threads never block SIGPIPE, so a SIGPIPE sent to the
+  /// process would be handled by a worker and never reach the source.
   /// - Returns: the signal that stopped the loop, or `nil` when the user quit.
   /// - Throws: when curses cannot drive the terminal; nothing has been drawn then.
   @discardableResult
   public static func run(_ session: Session, environment: [String: String]) throws -> Int32? {
-    let stop = Atomic<Int32>(0)
-    let signals = [SIGINT, SIGTERM].map { number in
-      signal(number, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-      source.setEventHandler { stop.store(number, ordering: .relaxed) }
-      source.resume()
-      return source
+    stopRequest.store(0, ordering: .relaxed)
+    let previousHandlers = stoppingSignals.map { number in
+      (number, signal(number) { number in stopRequest.store(number, ordering: .relaxed) })
     }
-    defer { for source in signals { source.cancel() } }
+    defer { for (number, handler) in previousHandlers { signal(number, handler) } }
 
     let terminal = try CursesTerminal(environment: environment)
     defer { terminal.restore() }
     var state = AppState(width: terminal.size.width, height: terminal.size.height, glyphs: terminal.glyphs)
     var generation = -1
     var needsDraw = true
-    while !state.shouldQuit && stop.load(ordering: .relaxed) == 0 {
+    while !state.shouldQuit && stopRequest.load(ordering: .relaxed) == 0 {
       let snapshot = session.snapshot
       if snapshot.generation != generation {
         generation = snapshot.generation
@@ -53,7 +66,11 @@ public enum ExplorerApp {
       }
       needsDraw = true
     }
-    let stoppedBy = stop.load(ordering: .relaxed)
+    let stoppedBy = stopRequest.load(ordering: .relaxed)
     return stoppedBy == 0 ? nil : stoppedBy
   }
 }
+
+/// The signal that asked the explorer to stop, 0 before one has; set from a signal handler, so
+/// a lock-free atomic and nothing else.
+private let stopRequest = Atomic<Int32>(0)

@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(result)
     } else {
-      print(result.table)
+      try Console.output(result.table)
     }
   }
 

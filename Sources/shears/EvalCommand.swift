@@ -39,11 +39,11 @@ struct EvalCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(EvalResult(evaluation: evaluation, milliseconds: milliseconds))
     } else {
-      print(
+      try Console.output(
         String(format: "accuracy %.4f  loss %.4f  (%d of %d test images correct)",
           evaluation.accuracy, evaluation.loss, evaluation.correct, evaluation.samples))
       if let milliseconds, let repetitions {
-        print(String(format: "evaluation %.2f ms (median of %d runs, %d threads)", milliseconds, repetitions, GEMM.defaultThreads))
+        try Console.output(String(format: "evaluation %.2f ms (median of %d runs, %d threads)", milliseconds, repetitions, GEMM.defaultThreads))
       }
     }
   }

@@ -23,9 +23,14 @@ struct ExploreCommand: ParsableCommand {
       throw ShearsError(
         "explore", "needs a terminal; for scripts use the headless commands (shears --help)")
     }
+    let environment = ProcessInfo.processInfo.environment
+    do {
+      try ExplorerApp.requireUsableTerminal(environment: environment)
+    } catch {
+      throw ShearsError("explore", "\(error)")
+    }
     if let model { _ = try Checkpoint.load(from: model) }
     let source = try DataSource.resolve(option: dataOptions.data)
-    let environment = ProcessInfo.processInfo.environment
     let session = Session(
       Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
     session.start()
@@ -35,7 +40,7 @@ struct ExploreCommand: ParsableCommand {
     } catch {
       throw ShearsError("explore", "\(error)")
     }
-    // Stopped by SIGINT or SIGTERM, with the terminal restored: exit as the signal would have.
+    // Stopped by a signal, with the terminal restored: exit with the status the signal would have given.
     if let stoppedBy { throw ExitCode(128 + stoppedBy) }
     let snapshot = session.snapshot
     if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {

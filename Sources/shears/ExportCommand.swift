@@ -51,14 +51,14 @@ struct ExportCommand: ParsableCommand {
         CompactExportResult(
           out: out, bytes: bytes.count, gzipBytes: sizes.compactGzip, denseFileBytes: sizes.denseFile, layers: layers))
     } else {
-      print("layer      encoding      bytes")
+      try Console.output("layer      encoding      bytes")
       for layer in layers {
-        print(
+        try Console.output(
           layer.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
             + layer.encoding.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
             + String(format: "%11d", layer.byteCount))
       }
-      print(
+      try Console.output(
         "wrote \(out): \(ModelReport.bytes(bytes.count)) compact (\(ModelReport.bytes(sizes.compactGzip)) gzip), "
           + "dense \(ModelReport.bytes(sizes.denseFile))"
           + String(format: " (%.1fx larger)", Double(sizes.denseFile) / Double(bytes.count)))
@@ -78,7 +78,7 @@ struct ExportCommand: ParsableCommand {
     } else {
       for layer in recipe.layers {
         let steps = layer.steps.map { "\($0.method)(amount=\($0.amount)" + ($0.n.map { ", n=\($0)" } ?? "") + ")" }
-        print(
+        try Console.output(
           layer.name.padding(toLength: 10, withPad: " ", startingAt: 0)
             + String(format: " %7.2f%% pruned  ", layer.sparsity * 100)
             + (steps.isEmpty ? "not pruned" : steps.joined(separator: " then ")))
@@ -86,7 +86,7 @@ struct ExportCommand: ParsableCommand {
       let origin =
         recipe.criterion.map { "criterion \($0)" + (recipe.scope.map { ", scope \($0)" } ?? "") }
         ?? "no pruning in the history; read from the masks"
-      print("wrote \(out): recipe for \(recipe.arch) (\(origin)); apply with its \"python\" function")
+      try Console.output("wrote \(out): recipe for \(recipe.arch) (\(origin)); apply with its \"python\" function")
     }
   }
 }

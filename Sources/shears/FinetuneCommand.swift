@@ -151,9 +151,9 @@ struct FinetuneCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(result)
     } else {
-      print(result.model.table)
-      print(String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
-      print("saved \(out)")
+      try Console.output(result.model.table)
+      try Console.output(String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
+      try Console.output("saved \(out)")
     }
   }
 }

@@ -45,16 +45,16 @@ struct InfoCommand: ParsableCommand {
       try JSONOutput.print(
         InfoResult(model: report, metadata: metadata, fileBytes: file.fileSize, sizes: sizes, layerTimes: layerTimes))
     } else {
-      print("\(model): \(report.arch)")
-      if let dataset = metadata.dataset { print("dataset   \(dataset)") }
-      if let accuracy = metadata.accuracy { print(String(format: "accuracy  %.4f (recorded)", accuracy)) }
-      if let created = metadata.created { print("created   \(created)") }
-      for entry in metadata.history { print("history   \(entry)") }
-      if let epoch = metadata.rewindEpoch { print("rewind    weights of epoch \(epoch) kept") }
-      print(report.table)
+      try Console.output("\(model): \(report.arch)")
+      if let dataset = metadata.dataset { try Console.output("dataset   \(dataset)") }
+      if let accuracy = metadata.accuracy { try Console.output(String(format: "accuracy  %.4f (recorded)", accuracy)) }
+      if let created = metadata.created { try Console.output("created   \(created)") }
+      for entry in metadata.history { try Console.output("history   \(entry)") }
+      if let epoch = metadata.rewindEpoch { try Console.output("rewind    weights of epoch \(epoch) kept") }
+      try Console.output(report.table)
       // For an unpruned model the compact form is the dense one; the line shows what pruning saves.
       if report.nonzero < report.params {
-        print(
+        try Console.output(
           "files  \(ModelReport.bytes(sizes.denseFile)) dense (\(ModelReport.bytes(sizes.denseGzip)) gzip), "
             + "\(ModelReport.bytes(sizes.compactFile)) compact (\(ModelReport.bytes(sizes.compactGzip)) gzip)")
       }
@@ -64,8 +64,8 @@ struct InfoCommand: ParsableCommand {
           ? "shrunk: the model without its dead filters and neurons"
           : loaded.shrunk().removed.isEmpty
             ? "no dead filters or neurons to shrink" : "shrink cannot remove these filters yet"
-        print("layer times, 1 thread, inputs half zeros; \(shrunkNote)")
-        print(LayerTable.text(layerTimes, batch: KernelSelector.batch))
+        try Console.output("layer times, 1 thread, inputs half zeros; \(shrunkNote)")
+        try Console.output(LayerTable.text(layerTimes, batch: KernelSelector.batch))
       }
     }
   }
@@ -96,7 +96,7 @@ struct InfoCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(result)
     } else {
-      print(result.text(path: model))
+      try Console.output(result.text(path: model))
     }
   }
 }

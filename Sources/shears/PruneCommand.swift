@@ -57,24 +57,24 @@ struct PruneCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(result)
     } else {
-      print(result.model.table)
+      try Console.output(result.model.table)
       for layer in outcome.layers {
         let isConvolution = loaded.weightedLayers.contains { $0.index == layer.layerIndex && $0.layer.isConvolution }
         let unit = request.granularity == .weight ? "weights" : isConvolution ? "filters" : "neurons"
-        print(
+        try Console.output(
           "layer \(layer.layerIndex): pruned \(layer.prunedUnits) of \(layer.keptUnitsBefore) \(unit) still kept"
             + (layer.tiesAtCut > 0 ? " (\(layer.tiesAtCut) tied at the cut, lowest index pruned first)" : ""))
       }
       for (index, rows) in removed.sorted(by: { $0.key < $1.key }) {
         guard case .weighted(let layer) = outcome.model.layers[index] else { continue }
         let unit = layer.isConvolution ? "filters" : "neurons"
-        print("shrink: layer \(index) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
+        try Console.output("shrink: layer \(index) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
       }
       if let shift {
-        print(String(format: "outputs moved: mean |Δlogit| %.5f, max %.5f", shift.meanAbsolute, shift.maximumAbsolute))
+        try Console.output(String(format: "outputs moved: mean |Δlogit| %.5f, max %.5f", shift.meanAbsolute, shift.maximumAbsolute))
       }
-      print(String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
-      print("saved \(out)")
+      try Console.output(String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
+      try Console.output("saved \(out)")
     }
   }
 }

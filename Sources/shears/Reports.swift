@@ -103,8 +103,6 @@ enum JSONOutput {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.sortedKeys]
-    var data = try encoder.encode(value)
-    data.append(UInt8(ascii: "\n"))
-    FileHandle.standardOutput.write(data)
+    try Console.output(String(decoding: try encoder.encode(value), as: UTF8.self))
   }
 }

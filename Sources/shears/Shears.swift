@@ -24,24 +24,41 @@ struct Shears: ParsableCommand {
 @main
 enum Main {
   static func main() {
+    // A write to a pipe whose reader has gone fails with EPIPE (`OutputFailure`) instead of
+    // killing the process in the middle of a line.
+    signal(SIGPIPE, SIG_IGN)
     do {
       var command = try Shears.parseAsRoot()
       try command.run()
     } catch let error as ShearsError {
       Console.error(error.description)
       exit(1)
-    } catch let error as CleanExit {
-      Shears.exit(withError: error)
     } catch let error as ExitCode {
       exit(error.rawValue)
+    } catch let failure as OutputFailure {
+      exit(failure.report())
     } catch {
-      let code = Shears.exitCode(for: error)
-      if code == .success {
-        Shears.exit(withError: error)
-      }
-      // Parse and validation errors: the parser's message and usage, exit 2.
-      FileHandle.standardError.write(Data((Shears.fullMessage(for: error) + "\n").utf8))
-      exit(code == .validationFailure ? 2 : code.rawValue)
+      exit(reportParserMessage(for: error))
+    }
+  }
+
+  /// Writes what the argument parser has to say — help on stdout (exit 0), a parse or
+  /// validation error with the usage on stderr (exit 2) — and returns the exit status.
+  ///
+  /// This is `Shears.exit(withError:)` on this program's streams, which do not trap when
+  /// full or closed.
+  static func reportParserMessage(for error: Error) -> Int32 {
+    let code = Shears.exitCode(for: error)
+    let message = Shears.fullMessage(for: error)
+    guard code == .success else {
+      if !message.isEmpty { Console.note(message) }
+      return code == .validationFailure ? 2 : code.rawValue
+    }
+    do {
+      if !message.isEmpty { try Console.output(message) }
+      return 0
+    } catch {
+      return error.report()
     }
   }
 }

@@ -200,9 +200,9 @@ enum CurveOutput {
       try JSONOutput.print(Rows(rows: rows))
       return
     }
-    print((hasLayer ? "layer  " : "") + "amount  sparsity  accuracy    loss")
+    try Console.output((hasLayer ? "layer  " : "") + "amount  sparsity  accuracy    loss")
     for row in rows {
-      print(
+      try Console.output(
         (row.layer.map { String(format: "%5d  ", $0) } ?? "")
           + row.amount.padding(toLength: 6, withPad: " ", startingAt: 0)
           + String(format: "  %7.2f%%  %8.4f  %6.4f", row.sparsity * 100, row.accuracy, row.loss))

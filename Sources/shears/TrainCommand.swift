@@ -125,12 +125,12 @@ struct TrainCommand: ParsableCommand {
     if output.json {
       try JSONOutput.print(result)
     } else {
-      print(
+      try Console.output(
         "trained \(architecture) for \(epochs) epochs in \(ProgressPrinter.duration(report.seconds)) "
           + "(\(ProgressPrinter.rate(report.samplesPerSecond)) samples/s)")
-      print(
+      try Console.output(
         String(format: "test accuracy %.4f  loss %.4f  (%d images)", evaluation.accuracy, evaluation.loss, evaluation.samples))
-      print("saved \(out)")
+      try Console.output("saved \(out)")
     }
   }
 }

@@ -60,12 +60,104 @@ enum ShearsBinary {
 /// size (help text wraps to it), then `environment` on top. Stdin is empty; stdout and stderr go to
 /// temporary files, so neither can fill a pipe and block the child.
 func shears(_ arguments: [String], environment: [String: String] = [:]) throws -> ShearsRun {
+  try runProcess(try ShearsBinary.located(), arguments, environment: shearsEnvironment(environment))
+}
+
+/// This process's environment with `SHEARS_DATA` removed and an 80x25 terminal, then `environment`.
+private func shearsEnvironment(_ environment: [String: String]) -> [String: String] {
   var variables = ProcessInfo.processInfo.environment
   variables["SHEARS_DATA"] = nil
   variables["COLUMNS"] = "80"
   variables["LINES"] = "25"
   variables.merge(environment) { _, new in new }
-  return try runProcess(try ShearsBinary.located(), arguments, environment: variables)
+  return variables
+}
+
+/// Where `shears(_:stdout:stderr:)` sends one of the child's output streams.
+enum OutputTarget: Sendable, CustomTestStringConvertible {
+  /// A temporary file, read back into the run.
+  case captured
+  /// `/dev/full`: every write fails with ENOSPC.
+  case full
+  /// No descriptor at all (`>&-`): every write fails with EBADF.
+  case closed
+  /// A pipe whose reader has already gone: every write fails with EPIPE (or raises SIGPIPE).
+  case pipeWithoutReader
+
+  var testDescription: String {
+    switch self {
+    case .captured: "captured"
+    case .full: "/dev/full"
+    case .closed: "closed"
+    case .pipeWithoutReader: "pipe without reader"
+    }
+  }
+}
+
+/// `shears(_:stdout:stderr:)` could not start the binary.
+struct SpawnFailure: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// Runs `shears` like `shears(_:environment:)`, with stdout and stderr going to `stdout` and
+/// `stderr`; a stream that is not `.captured` reads back as empty.
+///
+/// The child is started with `posix_spawn`, which can give it `/dev/full`, a closed descriptor
+/// or a pipe with no reader, with no signal blocked and every signal's action the default (the
+/// test runner's threads block most signals, and a child inherits the mask).
+func shears(_ arguments: [String], stdout: OutputTarget, stderr: OutputTarget = .captured) throws -> ShearsRun {
+  let binary = try ShearsBinary.located()
+  let folder = try TemporaryFolder(prefix: "shears-run")
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+  var pipeWriters: [Int32] = []
+  defer { for writer in pipeWriters { close(writer) } }
+  for (descriptor, target) in [(STDOUT_FILENO, stdout), (STDERR_FILENO, stderr)] {
+    switch target {
+    case .captured:
+      posix_spawn_file_actions_addopen(
+        &actions, descriptor, folder.path("\(descriptor)"), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    case .full:
+      posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/full", O_WRONLY, 0)
+    case .closed:
+      posix_spawn_file_actions_addclose(&actions, descriptor)
+    case .pipeWithoutReader:
+      var ends: [Int32] = [0, 0]
+      guard pipe(&ends) == 0 else { throw SpawnFailure(description: "cannot make a pipe: error \(errno)") }
+      close(ends[0])
+      pipeWriters.append(ends[1])
+      posix_spawn_file_actions_adddup2(&actions, ends[1], descriptor)
+    }
+  }
+  var attributes = posix_spawnattr_t()
+  posix_spawnattr_init(&attributes)
+  defer { posix_spawnattr_destroy(&attributes) }
+  var none = sigset_t()
+  sigemptyset(&none)
+  var all = sigset_t()
+  sigfillset(&all)
+  posix_spawnattr_setsigmask(&attributes, &none)
+  posix_spawnattr_setsigdefault(&attributes, &all)
+  posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+  let argv = [binary] + arguments
+  var pointers = argv.map { strdup($0) }
+  defer { for pointer in pointers { free(pointer) } }
+  pointers.append(nil)
+  let environment = shearsEnvironment([:]).map { strdup("\($0.key)=\($0.value)") }
+  defer { for pointer in environment { free(pointer) } }
+  var pid = pid_t()
+  let spawned = posix_spawn(&pid, binary, &actions, &attributes, pointers, environment + [nil])
+  guard spawned == 0 else { throw SpawnFailure(description: "cannot start \(binary): error \(spawned)") }
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+  let captured = { (descriptor: Int32) in (try? String(contentsOfFile: folder.path("\(descriptor)"), encoding: .utf8)) ?? "" }
+  // Exited normally when the low 7 bits (the signal) are 0; the status is then the next byte.
+  let signal = status & 0x7f
+  return ShearsRun(
+    status: signal == 0 ? (status >> 8) & 0xff : signal, exitedNormally: signal == 0,
+    stdout: captured(STDOUT_FILENO), stderr: captured(STDERR_FILENO))
 }
 
 /// Runs a program with empty stdin, its stdout and stderr going to temporary files (so neither

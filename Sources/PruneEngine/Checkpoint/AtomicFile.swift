@@ -41,9 +41,10 @@ public func writeAtomically(_ bytes: some ContiguousBytes, to path: String) thro
   }
 }
 
-/// Writes every byte, retrying short writes and interruptions.
+/// Writes every byte to a file descriptor, retrying short writes and interruptions; shared by
+/// checkpoint files and the command line's standard streams.
 /// - Returns: the `errno` of a failed write, or nil when all bytes were written.
-private func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
+public func writeAll(_ buffer: UnsafeRawBufferPointer, to descriptor: Int32) -> Int32? {
   guard let base = buffer.baseAddress else { return nil }
   var written = 0
   while written < buffer.count {
@@ -65,6 +66,6 @@ private func splitPath(_ path: String) -> (folder: String, name: String) {
 }
 
 /// The C library's message for an `errno` value ("No such file or directory").
-func systemErrorDescription(_ code: Int32) -> String {
+public func systemErrorDescription(_ code: Int32) -> String {
   String(cString: strerror(code))
 }

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// The explorer gives the terminal back in a usable state however it ends, and refuses a
+/// terminal it cannot draw on before touching it (issue 13); driven in tmux like
+/// `ExplorerEndToEndTests`.
+@Suite(.enabled(if: TmuxTerminal.path != nil, "needs tmux on the PATH to drive the explorer in a terminal"), .trainedModel)
+struct ExplorerTerminalTests {
+  /// A shell in an 80x24 tmux window, its files in `folder`.
+  private func shell(in folder: TemporaryFolder) throws -> TmuxTerminal {
+    try TmuxTerminal(
+      folder: folder, width: 80, height: 24,
+      environment: ["LANG": "C.UTF-8", "PS1": "$ ", "XDG_CACHE_HOME": folder.path("cache"), "HOME": folder.path])
+  }
+
+  /// The shell line that runs the explorer on the suite's model, then prints its exit status.
+  private func explorerCommand(prefix: String = "", suffix: String = "") throws -> String {
+    let trained = try TrainedModel.shared()
+    let binary = try ShearsBinary.located()
+    return "\(prefix)'\(binary)' explore --model '\(trained.model)' --data '\(trained.data.path)'\(suffix)"
+      + "; echo \"explorer exit status $?\""
+  }
+
+  /// Whether the explorer's exit status is on the screen: at the end of a row, as a line typed
+  /// before the shell had started shows its output after the prompt.
+  private func isExitStatus(_ status: Int32, on screen: [String]) -> Bool {
+    screen.contains { $0.hasSuffix("explorer exit status \(status)") }
+  }
+
+  /// Types `stty -a` filtered to the echo and canonical-input modes, and waits for them both on.
+  private func expectTerminalModesRestored(_ terminal: TmuxTerminal, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try terminal.type("stty -a | tr -s ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | sort | paste -sd, -")
+    try terminal.waitFor("the terminal modes restored", seconds: 10, sourceLocation: sourceLocation) { $0.contains("echo,icanon") }
+  }
+
+  /// Each signal that would end the process stops the explorer, which restores the terminal and
+  /// exits with 128 + the signal's number, as the shell reports a process the signal killed.
+  @Test(arguments: [SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1])
+  func aTerminatingSignalRestoresTheTerminal(signal: Int32) throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    let terminal = try shell(in: folder)
+    let pidFile = folder.path("explorer.pid")
+    // The shell that writes its pid becomes the explorer (exec), so the pid is the explorer's.
+    try terminal.type(try explorerCommand(prefix: "sh -c 'echo $$ > \"$0\"; exec \"$@\"' '\(pidFile)' "))
+    try terminal.waitFor("the explorer's screen") { $0.contains { $0.hasPrefix("> 0.weight ") } }
+    let pid = try #require(pid_t((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+    #expect(kill(pid, signal) == 0)
+    let status = 128 + signal
+    try terminal.waitFor("exit status \(status)", seconds: 10) { isExitStatus(status, on: $0) }
+    try expectTerminalModesRestored(terminal)
+  }
+
+  /// A terminal that cannot show a screen is refused with one line before anything is drawn
+  /// (TERM=dumb used to leave the explorer running blind).
+  @Test(arguments: [
+    ("dumb", "terminal 'dumb' cannot move the cursor; run it in a full-screen terminal (xterm, screen, tmux)"),
+    ("shears-no-such-terminal", "terminal 'shears-no-such-terminal' is unknown (no terminfo entry for it)"),
+  ])
+  func aTerminalWithoutCursorAddressingIsRefused(term: String, problem: String) throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    let terminal = try shell(in: folder)
+    let errors = folder.path("stderr")
+    try terminal.type(try explorerCommand(prefix: "TERM=\(term) ", suffix: " 2> '\(errors)'"))
+    try terminal.waitFor("exit status 1", seconds: 20) { isExitStatus(1, on: $0) }
+    #expect(try String(contentsOfFile: errors, encoding: .utf8) == "shears: error: explore: \(problem)\n")
+    try expectTerminalModesRestored(terminal)
+  }
+}
