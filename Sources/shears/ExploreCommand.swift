@@ -17,13 +17,17 @@ struct ExploreCommand: ParsableCommand {
   var model: String?
 
   @OptionGroup var dataOptions: DataOptions
+  @OptionGroup var memory: MemoryOptions
 
   func run() throws {
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
       throw ShearsError(
         "explore", "needs a terminal; for scripts use the headless commands (shears --help)")
     }
-    if let model { _ = try Checkpoint.load(from: model) }
+    if let model {
+      let loaded = try memory.loadCheckpoint(model).model
+      try memory.budget.check(loaded.architecture.evaluationMemory(threads: GEMM.defaultThreads), for: model)
+    }
     let source = try DataSource.resolve(option: dataOptions.data)
     let environment = ProcessInfo.processInfo.environment
     let session = Session(

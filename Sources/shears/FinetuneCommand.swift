@@ -68,6 +68,7 @@ struct FinetuneCommand: ParsableCommand {
   @Flag(name: .long, help: "Allow --out to overwrite the input checkpoint.")
   var force = false
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: OutputOptions
 
   enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
@@ -90,7 +91,7 @@ struct FinetuneCommand: ParsableCommand {
       throw ShearsError("--target-sparsity \(targetSparsity)", "must be a fraction from 0 to 1")
     }
     try OutputPath.checkWritable(out, input: model, force: force)
-    let (checkpoint, metadata, rewindWeights) = try Checkpoint.loadWithRewind(from: model)
+    let (checkpoint, metadata, rewindWeights) = try memory.loadCheckpoint(model)
     var loaded = checkpoint
     if rewind {
       guard let rewindWeights else {
@@ -98,7 +99,9 @@ struct FinetuneCommand: ParsableCommand {
       }
       loaded = FineTuning.rewound(checkpoint, to: rewindWeights)
     }
-    let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: true)
+    let work = try DataWork(
+      options: dataOptions, model: loaded, modelPath: model, needsTraining: true, memory: memory.budget,
+      batchSize: batch)
     guard let train = work.train else { return }
     let pruningSchedule: PruningSchedule =
       switch schedule {
