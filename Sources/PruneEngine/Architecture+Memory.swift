@@ -80,13 +80,13 @@ extension Architecture {
 
 extension Int {
   /// `self + other`, or `Int.max` when the sum overflows.
-  func addingSaturating(_ other: Int) -> Int {
+  public func addingSaturating(_ other: Int) -> Int {
     let (sum, overflow) = addingReportingOverflow(other)
     return overflow ? .max : sum
   }
 
   /// `self * other`, or `Int.max` when the product overflows (both are not negative).
-  func multipliedSaturating(by other: Int) -> Int {
+  public func multipliedSaturating(by other: Int) -> Int {
     let (product, overflow) = multipliedReportingOverflow(by: other)
     return overflow ? .max : product
   }

@@ -36,6 +36,7 @@ struct ExportCommand: ParsableCommand {
   func run() throws {
     try OutputPath.checkWritable(out, input: model, force: force)
     let (loaded, metadata, _) = try memory.loadCheckpoint(model)
+    try memory.budget.check(CheckpointSizes.memory(parameterCount: loaded.parameterCount), for: model)
     switch format {
     case .compact: try exportCompact(loaded, metadata: metadata)
     case .recipe: try exportRecipe(loaded, metadata: metadata)

@@ -75,10 +75,11 @@ struct InfoCommand: ParsableCommand {
   }
 
   /// Why the model in `file` is not loaded ("loading it needs 1.8 GiB, this machine has
-  /// 1.5 GiB"), or nil when it fits in memory.
+  /// 1.5 GiB"), or nil when loading it and measuring its file sizes fit in memory.
   private func memoryProblem(loading file: MappedSafetensorsFile) -> String? {
+    let sizes = CheckpointSizes.memory(parameterCount: Checkpoint.parameterCount(of: file))
     do {
-      try memory.budget.check(Checkpoint.loadingMemory(of: file), for: "")
+      try memory.budget.check(Checkpoint.loadingMemory(of: file).addingSaturating(sizes), for: "")
       return nil
     } catch {
       return "loading it \((error as? ShearsError)?.problem ?? "\(error)")"

@@ -5,9 +5,15 @@ extension Checkpoint {
   /// count its `arch` metadata declares (a compact file expands to more than it stores).
   public static func loadingMemory(of file: MappedSafetensorsFile) -> Int {
     let storedBytes = file.tensors.reduce(0) { $0.addingSaturating($1.byteCount) }
+    let bytesPerParameter = MemoryLayout<Float>.size + MemoryLayout<UInt8>.size
+    return storedBytes.addingSaturating(parameterCount(of: file).multipliedSaturating(by: bytesPerParameter))
+  }
+
+  /// The number of parameters the model in `file` has at most, from its header: its tensors'
+  /// elements, or the parameters its `arch` metadata declares when that is more.
+  public static func parameterCount(of file: MappedSafetensorsFile) -> Int {
     let elements = file.tensors.reduce(0) { $0.addingSaturating($1.elementCount) }
     let declared = file.metadata["arch"].flatMap { try? Architecture(parsing: $0) }?.parameterCount ?? 0
-    let bytesPerParameter = MemoryLayout<Float>.size + MemoryLayout<UInt8>.size
-    return storedBytes.addingSaturating(max(elements, declared).multipliedSaturating(by: bytesPerParameter))
+    return max(elements, declared)
   }
 }
