@@ -14,6 +14,8 @@ extension Session {
       let splits = try setup.data.load()
       state.train = splits.train
       state.test = splits.test
+      // The baseline is trained on this data, so the data must fit its architecture first.
+      if setup.modelPath == nil { try checkFits(setup.baselineArchitecture, subject: "baseline", splits: splits) }
       let model: Model
       if let path = setup.modelPath {
         let loaded = try Checkpoint.loadWithRewind(from: path)
@@ -25,12 +27,7 @@ extension Session {
         model = try cachedBaseline(splits: splits)
       }
       // Fine-tuning and the data-driven criteria read the training labels: both splits must fit.
-      guard model.inputCount == splits.test.featureCount, splits.classCount <= model.classCount else {
-        throw ShearsError(
-          setup.modelPath ?? "baseline",
-          "model takes \(model.inputCount) inputs and \(model.classCount) classes; the data has "
-            + "\(splits.test.featureCount) pixels and \(splits.classCount) classes")
-      }
+      try checkFits(model.architecture, subject: setup.modelPath ?? "baseline", splits: splits)
       publish { $0.phase = .starting("scoring and evaluating the model") }
       state.original = model
       state.saved = model
@@ -57,6 +54,17 @@ extension Session {
       publishModel(accuracy: baseline)
     } catch {
       fail(error)
+    }
+  }
+
+  /// Throws unless a network of `architecture` takes the data's images and has an output for
+  /// every label of both splits (training and evaluation assume both).
+  private func checkFits(_ architecture: Architecture, subject: String, splits: DataSplits) throws {
+    guard architecture.inputCount == splits.test.featureCount, splits.classCount <= architecture.classCount else {
+      throw ShearsError(
+        subject,
+        "model takes \(architecture.inputCount) inputs and \(architecture.classCount) classes; the data has "
+          + "\(splits.test.featureCount) pixels and \(splits.classCount) classes")
     }
   }
 

@@ -75,7 +75,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
       var widths: [Int] = []
       for field in fields {
         guard let width = Self.size(field) else {
-          throw ShearsError(subject, "layer width '\(field)' is not a positive integer")
+          throw ShearsError(subject, "layer width '\(field)' is not an integer from 1 to \(Self.largestSize)")
         }
         widths.append(width)
       }
@@ -141,9 +141,13 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     return .conv(filters: filters, kernel: kernel, stride: stride, padding: padding)
   }
 
-  /// A positive integer no larger than 2^20.
+  /// Largest layer width, filter count and image side: with it, no parameter count or memory
+  /// estimate overflows, and `Architecture+Memory` refuses what does not fit.
+  static let largestSize = 1 << 20
+
+  /// A positive integer no larger than `largestSize`.
   private static func size(_ text: String) -> Int? {
-    guard let value = Int(text), value > 0, value <= 1 << 20 else { return nil }
+    guard let value = Int(text), value > 0, value <= largestSize else { return nil }
     return value
   }
 

@@ -19,6 +19,15 @@ struct BenchCommand: ParsableCommand {
     case all
     case mlp
     case lenet5
+
+    /// The networks the suite trains and evaluates on the data.
+    var architectures: [Architecture] {
+      switch self {
+      case .all: [.lenet300100, .lenet5]
+      case .mlp: [.lenet300100]
+      case .lenet5: [.lenet5]
+      }
+    }
   }
 
   @OptionGroup var dataOptions: DataOptions
@@ -39,6 +48,11 @@ struct BenchCommand: ParsableCommand {
     let threads = GEMM.defaultThreads
     let source = try dataOptions.resolveSource()
     let data = try source.load()
+    for architecture in suite.architectures {
+      for split in [data.train, data.test] {
+        try ModelCompatibility.check(architecture, subject: "bench: \(architecture)", with: split, source: source)
+      }
+    }
     var result = BenchResult(machine: MachineDescription.current, threads: threads, data: source.description)
     if suite != .lenet5 { result.mlp = try measureMLP(data: data, source: source, threads: threads) }
     if suite != .mlp { result.lenet5 = try measureLeNet5(data: data, threads: threads) }

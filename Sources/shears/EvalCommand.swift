@@ -19,6 +19,7 @@ struct EvalCommand: ParsableCommand {
       """)
   var repetitions: Int?
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: JSONOption
 
   func validate() throws {
@@ -26,11 +27,12 @@ struct EvalCommand: ParsableCommand {
   }
 
   func run() throws {
-    let (loaded, _) = try Checkpoint.load(from: model)
+    let loaded = try memory.loadCheckpoint(model).model
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let source = try dataOptions.resolveSource()
     let test = try source.loadTest()
     try ModelCompatibility.check(loaded, modelPath: model, with: test, source: source)
+    try memory.budget.check(loaded.architecture.evaluationMemory(threads: GEMM.defaultThreads), for: model)
     let evaluator = Evaluator(model: loaded)
     let evaluation = evaluator.evaluate(test)
     let milliseconds = repetitions.map { repetitions in
@@ -65,9 +67,16 @@ struct EvalResult: Encodable {
   }
 }
 
-/// Checks that a model can run on a dataset before evaluating or training it.
+/// Checks that a model can run on a dataset before evaluating or training it (the kernels
+/// assume both, and the loss reads the logit of each label).
 enum ModelCompatibility {
   static func check(_ model: Model, modelPath: String, with dataset: Dataset, source: DataSource) throws {
+    try check(model.architecture, subject: modelPath, with: dataset, source: source)
+  }
+
+  /// - Throws: `ShearsError` naming `subject` when the images do not have the architecture's
+  ///   input size or a label has no output.
+  static func check(_ model: Architecture, subject modelPath: String, with dataset: Dataset, source: DataSource) throws {
     guard model.inputCount == dataset.featureCount else {
       throw ShearsError(
         modelPath,

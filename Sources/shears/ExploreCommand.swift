@@ -17,6 +17,7 @@ struct ExploreCommand: ParsableCommand {
   var model: String?
 
   @OptionGroup var dataOptions: DataOptions
+  @OptionGroup var memory: MemoryOptions
 
   func run() throws {
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
@@ -29,7 +30,10 @@ struct ExploreCommand: ParsableCommand {
     } catch {
       throw ShearsError("explore", "\(error)")
     }
-    if let model { _ = try Checkpoint.load(from: model) }
+    if let model {
+      let loaded = try memory.loadCheckpoint(model).model
+      try memory.budget.check(loaded.architecture.evaluationMemory(threads: GEMM.defaultThreads), for: model)
+    }
     let source = try DataSource.resolve(option: dataOptions.data)
     let session = Session(
       Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))

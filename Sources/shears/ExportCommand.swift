@@ -30,11 +30,13 @@ struct ExportCommand: ParsableCommand {
   @Flag(name: .long, help: "Allow --out to overwrite the input checkpoint.")
   var force = false
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: JSONOption
 
   func run() throws {
     try OutputPath.checkWritable(out, input: model, force: force)
-    let (loaded, metadata) = try Checkpoint.load(from: model)
+    let (loaded, metadata, _) = try memory.loadCheckpoint(model)
+    try memory.budget.check(CheckpointSizes.memory(parameterCount: loaded.parameterCount), for: model)
     switch format {
     case .compact: try exportCompact(loaded, metadata: metadata)
     case .recipe: try exportRecipe(loaded, metadata: metadata)

@@ -77,6 +77,7 @@ struct FinetuneCommand: ParsableCommand {
   @Flag(name: .long, help: "Allow --out to overwrite the input checkpoint.")
   var force = false
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: OutputOptions
 
   enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
@@ -98,7 +99,7 @@ struct FinetuneCommand: ParsableCommand {
 
   func run() throws {
     try OutputPath.checkWritable(out, input: model, force: force)
-    let (checkpoint, metadata, rewindWeights) = try Checkpoint.loadWithRewind(from: model)
+    let (checkpoint, metadata, rewindWeights) = try memory.loadCheckpoint(model)
     var loaded = checkpoint
     if rewind {
       guard let rewindWeights else {
@@ -106,7 +107,9 @@ struct FinetuneCommand: ParsableCommand {
       }
       loaded = FineTuning.rewound(checkpoint, to: rewindWeights)
     }
-    let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: true)
+    let work = try DataWork(
+      options: dataOptions, model: loaded, modelPath: model, needsTraining: true, memory: memory.budget,
+      batchSize: batch)
     guard let train = work.train else { return }
     let pruningSchedule: PruningSchedule =
       switch schedule {

@@ -14,6 +14,7 @@ struct InfoCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Checkpoint to describe (safetensors).", valueName: "PATH"))
   var model: String
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: JSONOption
 
   @Flag(
@@ -28,8 +29,11 @@ struct InfoCommand: ParsableCommand {
     let file = try MappedSafetensorsFile(path: model)
     // A file that says it is a Shears checkpoint must load as one; any other file that is not
     // a model Shears can run is described tensor by tensor.
+    // A model too large to load in memory is described tensor by tensor as well.
     let claimsShears = file.metadata["format"]?.hasPrefix("shears") == true || file.metadata["arch"] != nil
-    if !claimsShears, let reason = Checkpoint.modelProblem(in: file.tensors) {
+    let reason = claimsShears ? nil : Checkpoint.modelProblem(in: file.tensors)
+    let tooLarge = (reason == nil ? memoryProblem(loading: file) : nil)
+    if let reason = reason ?? tooLarge {
       if timings { Console.warning("\(model): --timings needs a model Shears can run; describing its tensors") }
       try describeTensors(of: file, reason: reason)
       return
@@ -67,6 +71,18 @@ struct InfoCommand: ParsableCommand {
         try Console.output("layer times, 1 thread, inputs half zeros; \(shrunkNote)")
         try Console.output(LayerTable.text(layerTimes, batch: KernelSelector.batch))
       }
+    }
+  }
+
+  /// Why the model in `file` is not loaded ("loading it needs 1.8 GiB, this machine has
+  /// 1.5 GiB"), or nil when loading it and measuring its file sizes fit in memory.
+  private func memoryProblem(loading file: MappedSafetensorsFile) -> String? {
+    let sizes = CheckpointSizes.memory(parameterCount: Checkpoint.parameterCount(of: file))
+    do {
+      try memory.budget.check(Checkpoint.loadingMemory(of: file).addingSaturating(sizes), for: "")
+      return nil
+    } catch {
+      return "loading it \((error as? ShearsError)?.problem ?? "\(error)")"
     }
   }
 

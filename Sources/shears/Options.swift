@@ -31,3 +31,38 @@ struct OutputOptions: ParsableArguments {
 
   var showsProgress: Bool { !json || progress }
 }
+
+/// `--max-memory GiB`, for commands that load a model or train one: work whose estimated
+/// memory does not fit is refused before it starts, instead of the process aborting when an
+/// allocation fails.
+struct MemoryOptions: ParsableArguments {
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Memory the command may use, in GiB (default: this machine's memory; limits set by ulimit apply too).",
+      valueName: "GiB"))
+  var maxMemory: Double?
+
+  /// Largest value accepted: 2^32 GiB is 2^62 bytes, still an `Int`.
+  private static let largestGiB = Double(1 << 32)
+
+  func validate() throws {
+    if let maxMemory, !(maxMemory > 0 && maxMemory <= Self.largestGiB) {
+      throw ValidationError("--max-memory must be a positive number of GiB (got \(maxMemory))")
+    }
+  }
+
+  /// The limits this command runs under, `--max-memory` in place of the machine's memory.
+  var budget: MemoryBudget {
+    .current(memory: maxMemory.map { Int($0 * Double(1 << 30)) }, memoryName: "--max-memory is")
+  }
+
+  /// Loads a checkpoint after checking, from its header, that loading it fits in memory.
+  /// - Throws: `ShearsError` naming `path`: the file is not a checkpoint (as `Checkpoint.load`
+  ///   says), or loading it needs more memory than the budget allows.
+  func loadCheckpoint(_ path: String) throws -> (model: Model, metadata: CheckpointMetadata, rewind: Model?) {
+    let file = try MappedSafetensorsFile(path: path)
+    try budget.check(Checkpoint.loadingMemory(of: file), for: path)
+    return try Checkpoint.loadWithRewind(file.loadFile(), subject: path)
+  }
+}

@@ -3,7 +3,7 @@ import PruneEngine
 
 /// Checks made on an output path before long work, so a bad `--out` fails at once.
 enum OutputPath {
-  /// Throws when `path` is a folder, its folder is missing or read-only, or it is the
+  /// Throws when `path` is a folder, FIFO or device, its folder is missing or read-only, or it is the
   /// checkpoint being read (`input`) and `force` is not true.
   ///
   /// - Parameter force: the command's `--force` flag, or nil when it has none (the error then
@@ -16,10 +16,8 @@ enum OutputPath {
       throw ShearsError(
         path, "is the input checkpoint; write elsewhere" + (force == nil ? "" : " or pass --force to replace it"))
     }
+    if let problem = replacementProblem(at: path) { throw ShearsError(path, problem) }
     var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-      throw ShearsError(path, "is a folder, not a file")
-    }
     let folder = url.deletingLastPathComponent().path
     guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw ShearsError(path, "folder \(folder) does not exist")

@@ -30,14 +30,17 @@ struct PruneCommand: ParsableCommand {
   @Flag(name: .long, help: "Allow --out to overwrite the input checkpoint.")
   var force = false
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: JSONOption
 
   func run() throws {
     let request = try criterionOptions.request(rule: try amountOptions.rule())
     try OutputPath.checkWritable(out, input: model, force: force)
-    let (loaded, metadata, rewind) = try Checkpoint.loadWithRewind(from: model)
+    let (loaded, metadata, rewind) = try memory.loadCheckpoint(model)
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
-    let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData)
+    let work = try DataWork(
+      options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData,
+      memory: memory.budget)
     let outcome = try PruningPipeline.apply(request, to: loaded, context: work.scoringContext(seed: criterionOptions.seed))
     let (pruned, removed) = shrink ? outcome.model.shrunk() : (outcome.model, [:])
     let evaluation = Evaluator(model: pruned).evaluate(work.test)
@@ -131,7 +134,13 @@ struct DataWork {
   let test: Dataset
   let train: Dataset?
 
-  init(options: DataOptions, model: Model, modelPath: String, needsTraining: Bool) throws {
+  /// Loads the data a command's work on `model` needs and checks that the model fits it, and
+  /// that the work fits in `memory`: training on batches of `batchSize` with Adam when
+  /// `needsTraining` (calibration runs backward passes too), else evaluation.
+  init(
+    options: DataOptions, model: Model, modelPath: String, needsTraining: Bool, memory: MemoryBudget,
+    batchSize: Int = TrainingOptions(epochs: 1).batchSize
+  ) throws {
     source = try options.resolveSource()
     if needsTraining {
       let splits = try source.load()
@@ -143,6 +152,12 @@ struct DataWork {
       train = nil
     }
     try ModelCompatibility.check(model, modelPath: modelPath, with: test, source: source)
+    let architecture = model.architecture
+    try memory.check(
+      needsTraining
+        ? architecture.trainingMemory(batchSize: batchSize, optimizer: TrainingOptions(epochs: 1).optimizer)
+        : architecture.evaluationMemory(threads: GEMM.defaultThreads),
+      for: modelPath)
   }
 
   func scoringContext(seed: UInt64) -> ScoringContext {

@@ -29,6 +29,7 @@ struct SweepCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Also write the rows as CSV.", valueName: "PATH"))
   var csv: String?
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: OutputOptions
 
   func validate() throws {
@@ -39,11 +40,11 @@ struct SweepCommand: ParsableCommand {
   func run() throws {
     let rules = try AmountList.parse(amounts)
     if let csv { try OutputPath.checkWritable(csv, input: model) }
-    let (loaded, _) = try Checkpoint.load(from: model)
+    let loaded = try memory.loadCheckpoint(model).model
     let baseRequest = try criterionOptions.request(rule: .fraction(0))
     let work = try DataWork(
       options: dataOptions, model: loaded, modelPath: model,
-      needsTraining: baseRequest.criterion.needsData || finetuneEpochs > 0)
+      needsTraining: baseRequest.criterion.needsData || finetuneEpochs > 0, memory: memory.budget)
     let scores = try PruningPipeline.scores(
       for: baseRequest, model: loaded, context: work.scoringContext(seed: criterionOptions.seed))
     var rows: [CurveRow] = []
@@ -93,6 +94,7 @@ struct SensitivityCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Also write the rows as CSV.", valueName: "PATH"))
   var csv: String?
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: OutputOptions
 
   func validate() throws {
@@ -102,8 +104,10 @@ struct SensitivityCommand: ParsableCommand {
   func run() throws {
     let rules = try AmountList.parse(amounts)
     if let csv { try OutputPath.checkWritable(csv, input: model) }
-    let (loaded, _) = try Checkpoint.load(from: model)
-    let work = try DataWork(options: dataOptions, model: loaded, modelPath: model, needsTraining: criterion.needsData)
+    let loaded = try memory.loadCheckpoint(model).model
+    let work = try DataWork(
+      options: dataOptions, model: loaded, modelPath: model, needsTraining: criterion.needsData,
+      memory: memory.budget)
     let context = work.scoringContext(seed: 1)
     let granularity = criterion.defaultGranularity
     let allLayers = PruningRequest(criterion: criterion, rule: .fraction(0))

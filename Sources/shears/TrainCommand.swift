@@ -66,6 +66,7 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Checkpoint to write (safetensors).", valueName: "PATH"))
   var out: String
 
+  @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: OutputOptions
 
   enum OptimizerName: String, ExpressibleByArgument, CaseIterable {
@@ -104,6 +105,8 @@ struct TrainCommand: ParsableCommand {
     let options = TrainingOptions(
       epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1,
       rewindEpoch: rewindEpoch, seed: seed)
+    try memory.budget.check(
+      architecture.trainingMemory(batchSize: min(batch, data.train.count), optimizer: kind), for: "--arch \(arch)")
     var generator = SeededGenerator(seed: seed)
     let initial = Model(architecture: architecture, generator: &generator)
     let printer = ProgressPrinter()

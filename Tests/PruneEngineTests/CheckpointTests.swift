@@ -359,7 +359,7 @@ func invalidModelFilesAreRejected(_ invalid: InvalidModel) throws {
     let path = folder + "/model.safetensors"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
     try Data("keep".utf8).write(to: URL(fileURLWithPath: path + "/inside"))
-    expectError(naming: path, containing: "cannot replace") {
+    expectError(naming: path, containing: "is a folder, not a file") {
       try Checkpoint.save(sampleModel(), metadata: CheckpointMetadata(), to: path)
     }
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.safetensors"])

@@ -67,11 +67,13 @@ import Testing
       trained on first use and cached under $XDG_CACHE_HOME/shears (or
       ~/.cache/shears). Press ? for the keys.
 
-      USAGE: shears explore [--model <PATH>] [--data <DIR>]
+      USAGE: shears explore [--model <PATH>] [--data <DIR>] [--max-memory <GiB>]
 
       OPTIONS:
         --model <PATH>          Checkpoint to open (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         -h, --help              Show help information.
       """)
   }
@@ -124,6 +126,8 @@ import Testing
         --seed <seed>           Seed for initialisation and shuffling, 0 to 2^64-1.
                                 (default: 1)
         --out <PATH>            Checkpoint to write (safetensors).
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         -h, --help              Show help information.
@@ -136,7 +140,7 @@ import Testing
       """
       OVERVIEW: Evaluate a checkpoint on the test set: accuracy and loss.
 
-      USAGE: shears eval --model <PATH> [--data <DIR>] [--repetitions <repetitions>] [--json]
+      USAGE: shears eval --model <PATH> [--data <DIR>] [--repetitions <repetitions>] [--max-memory <GiB>] [--json]
 
       OPTIONS:
         --model <PATH>          Checkpoint to evaluate (safetensors).
@@ -145,6 +149,8 @@ import Testing
                                 Also time the evaluation: median of this many runs
                                 after a warm-up, 1 to 1000 (milliseconds in the
                                 output).
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -160,10 +166,12 @@ import Testing
       one tensor at a time, and described tensor by tensor: range, mean, spread,
       zeros, a histogram of |w| and the sparsity magnitude thresholds would give.
 
-      USAGE: shears info --model <PATH> [--json] [--timings]
+      USAGE: shears info --model <PATH> [--max-memory <GiB>] [--json] [--timings]
 
       OPTIONS:
         --model <PATH>          Checkpoint to describe (safetensors).
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         --timings               Also time each layer's forward pass on one thread:
                                 dense and sparse kernels, and the shrunk model's
@@ -186,7 +194,7 @@ import Testing
       and the torch.nn.utils.prune calls that reproduce it, and a Python function
       (key "python") that applies them to a model.
 
-      USAGE: shears export --model <PATH> --format <format> --out <PATH> [--force] [--json]
+      USAGE: shears export --model <PATH> --format <format> --out <PATH> [--force] [--max-memory <GiB>] [--json]
 
       OPTIONS:
         --model <PATH>          Checkpoint to export (safetensors).
@@ -194,6 +202,8 @@ import Testing
                                 compact, recipe)
         --out <PATH>            File to write.
         --force                 Allow --out to overwrite the input checkpoint.
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -267,6 +277,8 @@ import Testing
                                 outputs stay the same).
         --out <PATH>            Checkpoint to write (safetensors).
         --force                 Allow --out to overwrite the input checkpoint.
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         -h, --help              Show help information.
       """)
@@ -318,6 +330,8 @@ import Testing
                                 its masks (lottery ticket; train --rewind-epoch).
         --out <PATH>            Checkpoint to write (safetensors).
         --force                 Allow --out to overwrite the input checkpoint.
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         -h, --help              Show help information.
@@ -333,7 +347,7 @@ import Testing
 
       Each amount starts from the input checkpoint; scores are computed once.
 
-      USAGE: shears sweep --model <PATH> --criterion <C> [--scope <scope>] [--structured] [--layers <LIST>] [--seed <seed>] --amounts <LIST> [--finetune-epochs <finetune-epochs>] [--data <DIR>] [--csv <PATH>] [--json] [--progress]
+      USAGE: shears sweep [<options>] --model <PATH> --criterion <C> --amounts <LIST>
 
       OPTIONS:
         --model <PATH>          Checkpoint to sweep (safetensors).
@@ -357,6 +371,8 @@ import Testing
                                 evaluating, 0 to 10000. (default: 0)
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --csv <PATH>            Also write the rows as CSV.
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         -h, --help              Show help information.
@@ -373,7 +389,7 @@ import Testing
       Every row starts from the input checkpoint: one layer is pruned, evaluated and
       restored.
 
-      USAGE: shears sensitivity --model <PATH> [--criterion <C>] --amounts <LIST> [--data <DIR>] [--csv <PATH>] [--json] [--progress]
+      USAGE: shears sensitivity --model <PATH> [--criterion <C>] --amounts <LIST> [--data <DIR>] [--csv <PATH>] [--max-memory <GiB>] [--json] [--progress]
 
       OPTIONS:
         --model <PATH>          Checkpoint to analyse (safetensors).
@@ -384,6 +400,8 @@ import Testing
                                 entries, each as --amount.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
         --csv <PATH>            Also write the rows as CSV.
+        --max-memory <GiB>      Memory the command may use, in GiB (default: this
+                                machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         -h, --help              Show help information.

@@ -24,8 +24,8 @@ import Testing
     ("cnn:1x28x28-conv8k3x-fc10", "'conv8k3x' is not conv<N>k<K>[s<S>][p<P>], pool<K> or fc<N>"),
     ("cnn:1x28x28-fc10-pool2", "'pool2' follows an fc layer; only fc layers can"),
     ("cnn:1x4x4-conv8k5-fc10", "a 5x5 kernel does not fit a 4x4 input"),
-    ("mlp:784-x-10", "layer width 'x' is not a positive integer"),
-    ("mlp:784-0-10", "layer width '0' is not a positive integer"),
+    ("mlp:784-x-10", "layer width 'x' is not an integer from 1 to 1048576"),
+    ("mlp:784-0-10", "layer width '0' is not an integer from 1 to 1048576"),
     ("mlp:784", "an MLP needs at least an input and an output width"),
     ("784-16-10", "unknown architecture (\(expected))"),
   ])

@@ -13,7 +13,9 @@ import Foundation
 /// which is flushed to disk (`fsync`) and renamed over `path`; the folder is then flushed too
 /// (best effort) so that the rename itself is durable. On any failure the temporary file is
 /// removed and the previous file at `path` is left as it was. The new file gets mode 0644 less
-/// the umask; a symbolic link at `path` is replaced, not followed.
+/// the umask; a symbolic link at `path` is replaced, not followed. A folder, FIFO, device or
+/// socket at `path` is refused (`replacementProblem(at:)`): replacing `/dev/null` or a pipe a
+/// reader waits on with a regular file is never what was meant.
 /// - Parameters:
 ///   - bytes: the complete new content (`Data` or `[UInt8]`).
 ///   - path: the file to create or replace.
@@ -21,6 +23,7 @@ import Foundation
 public func writeAtomically(_ bytes: some ContiguousBytes, to path: String) throws {
   let (folder, name) = splitPath(path)
   guard !name.isEmpty, name != ".", name != ".." else { throw ShearsError(path, "not a file name") }
+  if let problem = replacementProblem(at: path) { throw ShearsError(path, problem) }
   let temporary = "\(folder)/.\(name).tmp-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 16))"
   let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
   guard descriptor >= 0 else {
@@ -38,6 +41,26 @@ public func writeAtomically(_ bytes: some ContiguousBytes, to path: String) thro
   if folderDescriptor >= 0 {
     _ = fsync(folderDescriptor)
     close(folderDescriptor)
+  }
+}
+
+/// Why `writeAtomically(_:to:)` refuses to replace what is at `path` ("is a FIFO, not a regular
+/// file"), or nil when nothing is there, or a regular file, or a symbolic link to anything but a
+/// folder (the link itself is replaced; what it points to is left alone).
+public func replacementProblem(at path: String) -> String? {
+  var status = stat()
+  guard lstat(path, &status) == 0 else { return nil }
+  if status.st_mode & S_IFMT == S_IFLNK {
+    var target = stat()
+    return stat(path, &target) == 0 && target.st_mode & S_IFMT == S_IFDIR ? "is a folder, not a file" : nil
+  }
+  switch status.st_mode & S_IFMT {
+  case S_IFREG: return nil
+  case S_IFDIR: return "is a folder, not a file"
+  case S_IFIFO: return "is a FIFO, not a regular file"
+  case S_IFCHR, S_IFBLK: return "is a device, not a regular file"
+  case S_IFSOCK: return "is a socket, not a regular file"
+  default: return "is not a regular file"
   }
 }
 

@@ -20,6 +20,13 @@ public struct CheckpointSizes: Sendable, Equatable {
     denseGzip = gzipByteCount(dense)
     compactGzip = gzipByteCount(compact)
   }
+
+  /// Bytes `init` needs beside the model, for a model of `parameterCount` parameters: the dense
+  /// and the compact file, each held as its tensors' bytes and then encoded (at most 4 bytes a
+  /// parameter in every form).
+  public static func memory(parameterCount: Int) -> Int {
+    parameterCount.multipliedSaturating(by: 4 * MemoryLayout<Float>.size)
+  }
 }
 
 /// Size of `bytes` compressed as a gzip member (zlib `deflate` with the gzip wrapper); the

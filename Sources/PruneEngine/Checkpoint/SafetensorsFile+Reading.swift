@@ -277,21 +277,3 @@ private func readRegularFile(at path: String) throws -> [UInt8] {
   }
   return Array(bytes[..<count])
 }
-
-/// Opens a regular file for reading; the caller closes the descriptor.
-/// - Throws: `ShearsError` naming `path`: it cannot be opened, or is a folder, pipe or device.
-func openRegularFile(at path: String) throws -> (descriptor: Int32, size: Int) {
-  let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-  guard descriptor >= 0 else { throw ShearsError(path, "cannot open: \(systemErrorDescription(errno))") }
-  var status = stat()
-  guard fstat(descriptor, &status) == 0 else {
-    let code = errno
-    close(descriptor)
-    throw ShearsError(path, "cannot read: \(systemErrorDescription(code))")
-  }
-  guard status.st_mode & S_IFMT == S_IFREG else {
-    close(descriptor)
-    throw ShearsError(path, "not a regular file")
-  }
-  return (descriptor, Int(status.st_size))
-}

@@ -32,25 +32,25 @@ func openByteStream(_ path: String) throws -> any ByteStream {
 
 // MARK: - Plain files
 
-/// A file opened for reading with C stdio; closed when released.
+/// A regular file opened for reading with C stdio; closed when released.
 final class InputFile: ByteStream {
   let path: String
   let sizePhrase = "the file holds"
   let knownSize: Int?
   private let handle: UnsafeMutablePointer<FILE>
 
+  /// - Throws: `ShearsError` naming `path` when it cannot be opened or is not a regular file
+  ///   (a FIFO is refused without blocking; see `openRegularFile(at:)`).
   init(_ path: String) throws {
-    guard let handle = fopen(path, "rb") else {
-      throw ShearsError(path, String(cString: strerror(errno)).lowercased())
-    }
-    var info = stat()
-    guard fstat(fileno(handle), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-      fclose(handle)
-      throw ShearsError(path, "not a regular file")
+    let (descriptor, size) = try openRegularFile(at: path)
+    guard let handle = fdopen(descriptor, "rb") else {
+      let code = errno
+      close(descriptor)
+      throw ShearsError(path, "cannot open: \(systemErrorDescription(code))")
     }
     self.path = path
     self.handle = handle
-    self.knownSize = Int(info.st_size)
+    self.knownSize = size
   }
 
   deinit { fclose(handle) }

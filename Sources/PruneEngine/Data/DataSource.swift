@@ -58,11 +58,13 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
     option: String?, environment: [String: String], systemDirectory: String, embeddedCandidates: [String]
   ) throws -> DataSource {
     if let option {
-      guard isDirectory(option) else { throw ShearsError(option, "no such data folder") }
+      guard isDirectory(option) else { throw ShearsError(option, missingFolderProblem(option)) }
       return DataSource(directory: option, origin: .option)
     }
     if let variable = environment["SHEARS_DATA"], !variable.isEmpty {
-      guard isDirectory(variable) else { throw ShearsError(variable, "no such data folder (from $SHEARS_DATA)") }
+      guard isDirectory(variable) else {
+        throw ShearsError(variable, missingFolderProblem(variable) + " (from $SHEARS_DATA)")
+      }
       return DataSource(directory: variable, origin: .environment)
     }
     if isDirectory(systemDirectory) {
@@ -145,6 +147,11 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
   }
 
   private static func isDirectory(_ path: String) -> Bool { exists(path, directory: true) }
+
+  /// Why `path`, which is not a folder, cannot be the data folder.
+  private static func missingFolderProblem(_ path: String) -> String {
+    exists(path, directory: false) ? "not a folder" : "no such data folder"
+  }
 
   /// Whether `path` exists and is (or is not) a folder.
   private static func exists(_ path: String, directory: Bool) -> Bool {
