@@ -202,9 +202,12 @@ public final class KernelSelector: Sendable {
         convolution.map { .patches(ConvolutionKernels.Patches(image: input.pointer, ld: n, geometry: $0)) }
         ?? .matrix(.rowMajor(input.pointer, leadingDimension: n))
       let width = n * (convolution?.positions ?? 1)
-      gemm(
-        m: rows, n: width, k: columns, a: .rowMajor(weights, leadingDimension: columns), b: operand,
-        output: .matrix(output.pointer, ldc: width, accumulate: false, bias: bias, relu: true), threads: 1)
+      bias.withUnsafeBufferPointer { bias in
+        gemm(
+          m: rows, n: width, k: columns, a: .rowMajor(weights, leadingDimension: columns), b: operand,
+          output: .matrix(output.pointer, ldc: width, accumulate: false, bias: bias.baseAddress, relu: true),
+          threads: 1)
+      }
     }
 
     private func sparse(_ matrix: SparseMatrix, samples n: Int) {
