@@ -34,8 +34,10 @@ public struct MemoryBudget: Sendable, Equatable {
 
   /// The limits of this process now: `memory` (named `memoryName`) when given, else the
   /// machine's physical memory or its container's (cgroup) limit if lower, against the resident
-  /// set; and the address-space and data-segment limits (`RLIMIT_AS`, `RLIMIT_DATA`) when set,
-  /// against the virtual size and data segment.
+  /// set, and the memory the machine has available now (`MemAvailable`: a run that fits in the
+  /// total but not in what others leave would swap or be killed); and the address-space and
+  /// data-segment limits (`RLIMIT_AS`, `RLIMIT_DATA`) when set, against the virtual size and
+  /// data segment.
   public static func current(memory: Int? = nil, memoryName: String = "") -> MemoryBudget {
     let usage = ProcessMemory.current()
     var limits: [Limit] = []
@@ -47,6 +49,9 @@ public struct MemoryBudget: Sendable, Equatable {
         limits.append(Limit(name: "this container may use", bytes: container, inUse: usage.resident))
       } else {
         limits.append(Limit(name: "this machine has", bytes: physical, inUse: usage.resident))
+      }
+      if let available = ProcessMemory.machineAvailable() {
+        limits.append(Limit(name: "free memory on this machine is", bytes: available, inUse: 0))
       }
     }
     for (resource, inUse) in [(ProcessMemory.addressSpace, usage.virtual), (ProcessMemory.dataSegment, usage.data)] {
@@ -90,6 +95,16 @@ enum ProcessMemory {
       }
     }
     return (fields["VmRSS"] ?? 0, fields["VmSize"] ?? 0, fields["VmData"] ?? 0)
+  }
+
+  /// Memory the machine can give without swapping (`MemAvailable` in `/proc/meminfo`).
+  static func machineAvailable() -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+      let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+      if parts.count == 3, parts[2] == "kB", let kibibytes = Int(parts[1]) { return kibibytes * 1024 }
+    }
+    return nil
   }
 
   /// The cgroup v2 memory limit of the process's container, when one is set.

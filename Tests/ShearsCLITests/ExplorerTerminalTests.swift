@@ -1,4 +1,5 @@
 import Foundation
+import PruneEngine
 import Testing
 
 /// The explorer gives the terminal back in a usable state however it ends, and refuses a
@@ -13,11 +14,14 @@ struct ExplorerTerminalTests {
       environment: ["LANG": "C.UTF-8", "PS1": "$ ", "XDG_CACHE_HOME": folder.path("cache"), "HOME": folder.path])
   }
 
-  /// The shell line that runs the explorer on the suite's model, then prints its exit status.
-  private func explorerCommand(prefix: String = "", suffix: String = "") throws -> String {
+  /// The shell line that runs the explorer on the suite's model (or `model`, or `data`), then
+  /// prints its exit status.
+  private func explorerCommand(
+    prefix: String = "", suffix: String = "", model: String? = nil, data: String? = nil
+  ) throws -> String {
     let trained = try TrainedModel.shared()
     let binary = try ShearsBinary.located()
-    return "\(prefix)'\(binary)' explore --model '\(trained.model)' --data '\(trained.data.path)'\(suffix)"
+    return "\(prefix)'\(binary)' explore --model '\(model ?? trained.model)' --data '\(data ?? trained.data.path)'\(suffix)"
       + "; echo \"explorer exit status $?\""
   }
 
@@ -64,6 +68,54 @@ struct ExplorerTerminalTests {
     try terminal.type(try explorerCommand(prefix: "TERM=\(term) ", suffix: " 2> '\(errors)'"))
     try terminal.waitFor("exit status 1", seconds: 20) { isExitStatus(1, on: $0) }
     #expect(try String(contentsOfFile: errors, encoding: .utf8) == "shears: error: explore: \(problem)\n")
+    try expectTerminalModesRestored(terminal)
+  }
+
+  /// A checkpoint whose weights hold NaN and infinities opens with a warning line, prunes at a
+  /// key press and quits with q (the histogram used to trap converting NaN to a column).
+  @Test func nanAndInfiniteWeightsOpenWithAWarning() throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    var model = try Checkpoint.load(from: try TrainedModel.shared().model).model
+    guard case .weighted(var dense) = model.layers[0] else { throw TmuxTerminal.Failure(description: "no first layer") }
+    dense.weight.scalars[0] = .nan
+    dense.weight.scalars[1] = .infinity
+    model.layers[0] = .weighted(dense)
+    let path = folder.path("nan.safetensors")
+    try Checkpoint.save(model, metadata: CheckpointMetadata(), to: path)
+
+    let terminal = try shell(in: folder)
+    try terminal.type(try explorerCommand(model: path))
+    try terminal.waitFor("the warning line") {
+      $0.contains { $0.contains("warning: 0.weight holds 1 NaN and 1 infinite value") }
+    }
+    try terminal.waitFor("the histogram counting them apart") { $0.contains { $0.contains("0.0% pruned, 2 NaN/inf") } }
+    try terminal.press("Right")
+    try terminal.waitFor("the pruned histogram") { $0.contains { $0.contains("1.0% pruned, 2 NaN/inf") } }
+    try terminal.press("q")
+    try terminal.waitFor("the quit question") { $0.contains { $0.contains("quit anyway?") } }
+    try terminal.press("y")
+    try terminal.waitFor("exit status 0", seconds: 10) { isExitStatus(0, on: $0) }
+    try expectTerminalModesRestored(terminal)
+  }
+
+  /// Training labels the model has no output for are refused when the explorer opens (a
+  /// fine-tune from the explorer used to trap on them): the message line says why, q quits with
+  /// the same line on stderr and the terminal restored.
+  @Test func trainingLabelsBeyondTheModelsOutputsAreRefused() throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    let data = try IDXFixture().folder()
+    let labels = URL(fileURLWithPath: data.path("train-labels-idx1-ubyte"))
+    var bytes = try [UInt8](Data(contentsOf: labels))
+    bytes[bytes.count - 1] = 200
+    try Data(bytes).write(to: labels)
+    let errors = folder.path("stderr")
+    let terminal = try shell(in: folder)
+    try terminal.type(try explorerCommand(suffix: " 2> '\(errors)'", data: data.path))
+    try terminal.waitFor("the error on the message line") { $0.contains { $0.hasSuffix("201 classes") } }
+    try terminal.press("q")
+    try terminal.waitFor("exit status 1", seconds: 10) { isExitStatus(1, on: $0) }
+    let message = try String(contentsOfFile: errors, encoding: .utf8)
+    #expect(message.hasSuffix("model takes 784 inputs and 10 classes; the data has 784 pixels and 201 classes\n"), "\(message)")
     try expectTerminalModesRestored(terminal)
   }
 }
