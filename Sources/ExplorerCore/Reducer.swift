@@ -152,7 +152,8 @@ public enum Reducer {
     case .help:
       state.mode = .help
     case .quit:
-      if state.snapshot.hasUnsavedChanges {
+      // A command the session has not handled yet may be a change (or a save): ask as well.
+      if state.snapshot.hasUnsavedChanges || state.isAwaitingSession {
         state.mode = .confirmQuit
         return []
       }

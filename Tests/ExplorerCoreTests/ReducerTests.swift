@@ -361,6 +361,17 @@ struct ReducerTests {
     #expect(state.shouldQuit)
   }
 
+  /// A change sent a moment ago is not in the snapshot yet: quitting then asks too, or it would
+  /// be lost without a word.
+  @Test func qAsksFirstWhileAChangeIsOnItsWay() {
+    var snapshot = Fixture.snapshot()
+    snapshot.hasUnsavedChanges = false
+    var state = Fixture.state(snapshot: snapshot)
+    press(.right, in: &state)
+    #expect(press(.character("q"), in: &state).isEmpty)
+    #expect(state.mode == .confirmQuit && !state.shouldQuit)
+  }
+
   @Test func qAsksFirstWithUnsavedChanges() {
     var state = Fixture.state()
     #expect(press(.character("q"), in: &state).isEmpty)

@@ -131,16 +131,6 @@ func shears(_ arguments: [String], stdout: OutputTarget, stderr: OutputTarget = 
       posix_spawn_file_actions_adddup2(&actions, ends[1], descriptor)
     }
   }
-  var attributes = posix_spawnattr_t()
-  posix_spawnattr_init(&attributes)
-  defer { posix_spawnattr_destroy(&attributes) }
-  var none = sigset_t()
-  sigemptyset(&none)
-  var all = sigset_t()
-  sigfillset(&all)
-  posix_spawnattr_setsigmask(&attributes, &none)
-  posix_spawnattr_setsigdefault(&attributes, &all)
-  posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
   let argv = [binary] + arguments
   var pointers = argv.map { strdup($0) }
   defer { for pointer in pointers { free(pointer) } }
@@ -148,7 +138,9 @@ func shears(_ arguments: [String], stdout: OutputTarget, stderr: OutputTarget = 
   let environment = shearsEnvironment([:]).map { strdup("\($0.key)=\($0.value)") }
   defer { for pointer in environment { free(pointer) } }
   var pid = pid_t()
-  let spawned = posix_spawn(&pid, binary, &actions, &attributes, pointers, environment + [nil])
+  let spawned = withDefaultSignals { attributes in
+    posix_spawn(&pid, binary, &actions, &attributes, pointers, environment + [nil])
+  }
   guard spawned == 0 else { throw SpawnFailure(description: "cannot start \(binary): error \(spawned)") }
   var status: Int32 = 0
   while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
@@ -364,4 +356,22 @@ struct SplitMix64 {
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
+}
+
+/// Runs `body` with spawn attributes that start a child with no signal blocked and every signal
+/// at its default action. The test runner's threads block most signals and a child inherits the
+/// mask: a tmux server that cannot receive SIGCHLD or SIGTERM never exits, and a `shears` would
+/// not run as it does from a shell.
+func withDefaultSignals<Result>(_ body: (inout posix_spawnattr_t) throws -> Result) rethrows -> Result {
+  var attributes = posix_spawnattr_t()
+  posix_spawnattr_init(&attributes)
+  defer { posix_spawnattr_destroy(&attributes) }
+  var none = sigset_t()
+  sigemptyset(&none)
+  var all = sigset_t()
+  sigfillset(&all)
+  posix_spawnattr_setsigmask(&attributes, &none)
+  posix_spawnattr_setsigdefault(&attributes, &all)
+  posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+  return try body(&attributes)
 }

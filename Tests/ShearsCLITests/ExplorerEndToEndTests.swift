@@ -88,20 +88,8 @@ final class TmuxTerminal {
     var pointers = argv.map { strdup($0) }
     defer { for pointer in pointers { free(pointer) } }
     pointers.append(nil)
-    // The test runner's threads block most signals, and a child inherits the mask: a tmux
-    // server that cannot receive SIGCHLD or SIGTERM never exits. Start it with none blocked.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var none = sigset_t()
-    sigemptyset(&none)
-    var all = sigset_t()
-    sigfillset(&all)
-    posix_spawnattr_setsigmask(&attributes, &none)
-    posix_spawnattr_setsigdefault(&attributes, &all)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid = pid_t()
-    let spawned = posix_spawn(&pid, path, &actions, &attributes, pointers, environ)
+    let spawned = withDefaultSignals { attributes in posix_spawn(&pid, path, &actions, &attributes, pointers, environ) }
     guard spawned == 0 else { throw Failure(description: "cannot start tmux: error \(spawned)") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
