@@ -46,10 +46,9 @@ extension Session {
         $0.baseline = baseline
         $0.curve = state.curve
         $0.phase = .idle
-        // The model's warning (NaN weights) takes the message line until there is news.
-        $0.message =
-          !Checkpoint.nonFiniteWarnings(in: model).isEmpty ? nil
-          : setup.modelPath == nil ? "baseline: \(cachePath)" : "opened \(setup.modelPath ?? "")"
+        // A model with NaN or infinite weights leaves the message line to its warning.
+        let opened = setup.modelPath.map { "opened \($0)" } ?? "baseline: \(cachePath)"
+        $0.message = Checkpoint.nonFiniteWarnings(in: model).isEmpty ? opened : nil
       }
       publishModel(accuracy: baseline)
     } catch {

@@ -94,4 +94,8 @@ extension OptionRange<Float> {
 extension OptionRange<Double> {
   /// `--target-sparsity` and the fractions of `--amount` and `--amounts`.
   static var fraction: Self { Self(0...1) }
+  /// `--max-memory`, in GiB: at most 2^32 GiB, so that the limit in bytes (2^62) is an `Int`.
+  static var memoryGiB: Self {
+    Self(lower: 0, includesLower: false, upper: Double(1 << 32), text: "a positive number of GiB")
+  }
 }

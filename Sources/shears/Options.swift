@@ -43,13 +43,8 @@ struct MemoryOptions: ParsableArguments {
       valueName: "GiB"))
   var maxMemory: Double?
 
-  /// Largest value accepted: 2^32 GiB is 2^62 bytes, still an `Int`.
-  private static let largestGiB = Double(1 << 32)
-
   func validate() throws {
-    if let maxMemory, !(maxMemory > 0 && maxMemory <= Self.largestGiB) {
-      throw ValidationError("--max-memory must be a positive number of GiB (got \(maxMemory))")
-    }
+    try OptionRange<Double>.memoryGiB.check(maxMemory, option: "--max-memory")
   }
 
   /// The limits this command runs under, `--max-memory` in place of the machine's memory.
