@@ -50,15 +50,14 @@ extension ConvolutionKernels {
 
   /// The gradient of `maxPool` with respect to its input: each output's gradient goes to the
   /// first input of its window (in row-major order) equal to the maximum, as PyTorch routes it.
-  /// With `relu`, the gradient also goes back through the ReLU before the pooling: it is dropped
-  /// where the maximum is not positive. Overwrites `inputGradient`.
+  /// Overwrites `inputGradient`, or adds to it with `accumulate`.
   /// - Complexity: O(inputFeatures · n).
   static func maxPoolBackward(
     input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-    ld: Int, count n: Int, pool p: Pool, relu: Bool = false, into inputGradient: UnsafeMutablePointer<Float>,
+    ld: Int, count n: Int, pool p: Pool, accumulate: Bool = false, into inputGradient: UnsafeMutablePointer<Float>,
     threads: Int = 1
   ) {
-    if p.height % p.size != 0 || p.width % p.size != 0 {
+    if !accumulate && (p.height % p.size != 0 || p.width % p.size != 0) {
       // Rows and columns that no window covers get no gradient.
       for row in 0..<p.inputFeatures { (inputGradient + row * ld).update(repeating: 0, count: n) }
     }
@@ -66,29 +65,31 @@ extension ConvolutionKernels {
       var j = 0
       while j + 16 <= n {
         let best = load(output + out * ld + j)
-        var gradient = load(outputGradient + out * ld + j)
-        if relu { gradient.replace(with: V(), where: best .<= V()) }
+        let gradient = load(outputGradient + out * ld + j)
         var routed = SIMDMask<SIMD16<Int32>>(repeating: false)
         for ky in 0..<p.size {
           for kx in 0..<p.size {
             let row = first + ky * p.width + kx
             let hit = (load(input + row * ld + j) .== best) .& .!routed
             routed .|= hit
-            store(V().replacing(with: gradient, where: hit), inputGradient + row * ld + j)
+            let share = V().replacing(with: gradient, where: hit)
+            let target = inputGradient + row * ld + j
+            store(accumulate ? load(target) + share : share, target)
           }
         }
         j += 16
       }
       while j < n {
         let best = output[out * ld + j]
-        let gradient = relu && best <= 0 ? 0 : outputGradient[out * ld + j]
+        let gradient = outputGradient[out * ld + j]
         var routed = false
         for ky in 0..<p.size {
           for kx in 0..<p.size {
             let row = first + ky * p.width + kx
             let hit = !routed && input[row * ld + j] == best
             routed = routed || hit
-            inputGradient[row * ld + j] = hit ? gradient : 0
+            let share: Float = hit ? gradient : 0
+            inputGradient[row * ld + j] = accumulate ? inputGradient[row * ld + j] + share : share
           }
         }
         j += 1

@@ -176,6 +176,8 @@ enum ConvolutionKernels {
     let gradient: UnsafeMutablePointer<Float>
     let ld: Int
     let geometry: Geometry
+    /// Add to what `gradient` holds (another step's share of it) instead of overwriting it.
+    var accumulate = false
 
     /// Zeroes the rows of `channels`.
     func clear(channels: Range<Int>) {

@@ -142,14 +142,15 @@ public enum GEMM {
       UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false)
     /// `C` is an im2col-shaped gradient, folded into the image gradient it is the adjoint of
     /// (`col2im`): each element is added to the pixel that `Patches` gathered it from. The
-    /// image gradient is overwritten. Each K block's partial tile is added on its own.
+    /// image gradient is overwritten unless it accumulates. Each K block's partial tile is added
+    /// on its own.
     case image(ConvolutionKernels.ImageGradient)
   }
 
   static func block(
     rows: Range<Int>, columns: Range<Int>, k: Int, a: MatrixOperand, b: Panels, output: Output
   ) {
-    if case .image(let image) = output {
+    if case .image(let image) = output, !image.accumulate {
       let area = image.geometry.kernelHeight * image.geometry.kernelWidth
       precondition(rows.lowerBound % area == 0 && rows.upperBound % area == 0, "rows must cover whole channels")
       image.clear(channels: (rows.lowerBound / area)..<(rows.upperBound / area))

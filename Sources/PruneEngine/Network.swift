@@ -1,7 +1,8 @@
-/// A model's parameters in flat buffers that the kernels and optimizers read and update in place.
+/// A model's parameters in flat buffers, grouped into the stages the inference kernels run.
 ///
 /// `Model` is the value the rest of the program passes around; `Network` is its working copy
-/// while training or evaluating, so a step never copies an array on write.
+/// while evaluating, so a pass never copies an array on write. Training runs on an
+/// `ExecutionPlan`.
 final class Network {
   /// One weighted layer with what follows it up to the next weighted layer: a ReLU and a max
   /// pooling when the model has them there (a Flatten costs nothing in feature-major layout).
@@ -17,9 +18,6 @@ final class Network {
     let weight: UnsafeMutableBufferPointer<Float>
     /// `[outputCount]`.
     let bias: UnsafeMutableBufferPointer<Float>
-    /// 1 where a weight is kept and 0 where it is pruned, as floats so updates can multiply by
-    /// it; `nil` for a layer that was never pruned.
-    let mask: UnsafeMutableBufferPointer<Float>?
     let appliesReLU: Bool
     /// The convolution's sizes; nil for a Linear layer.
     let convolution: ConvolutionKernels.Geometry?
@@ -37,12 +35,8 @@ final class Network {
   }
 
   let layers: [Stage]
-  private let template: Model
 
-  /// - Parameter maskAll: give every layer a mask buffer even if it was never pruned, so that
-  ///   masks can be adopted later (`adoptMasks(of:)`).
-  init(model: Model, maskAll: Bool = false) {
-    template = model
+  init(model: Model) {
     var shape = model.inputShape
     var stages: [Stage] = []
     var pending: (index: Int, layer: WeightedLayer, convolution: ConvolutionKernels.Geometry?)?
@@ -54,7 +48,6 @@ final class Network {
         Stage(
           index: index, inputCount: layer.inputCount, outputCount: layer.outputCount,
           weight: .copy(layer.weight.scalars), bias: .copy(layer.bias.scalars),
-          mask: (layer.mask ?? (maskAll ? layer.keptMask : nil)).map { mask in .copy(mask.map(Float.init)) },
           appliesReLU: relu, convolution: convolution, pool: pool))
       pending = nil
       relu = false
@@ -96,53 +89,11 @@ final class Network {
     for layer in layers {
       layer.weight.deallocate()
       layer.bias.deallocate()
-      layer.mask?.deallocate()
     }
   }
 
   var inputCount: Int { layers.first?.inputFeatures ?? 0 }
   var classCount: Int { layers.last?.outputCount ?? 0 }
-
-  /// The parameters as a `Model` value.
-  func model() -> Model {
-    var model = template
-    for layer in layers {
-      guard case .weighted(let original) = template.layers[layer.index] else { continue }
-      let mask: [UInt8]? = layer.mask.map { buffer in buffer.map { $0 != 0 ? 1 : 0 } }
-      // A layer that was never pruned stays mask-free unless a schedule pruned it meanwhile.
-      let keptMask = original.mask == nil && mask?.contains(0) != true ? nil : mask
-      model.layers[layer.index] = .weighted(
-        WeightedLayer(
-          kind: original.kind, weight: Tensor(shape: original.weight.shape, scalars: Array(layer.weight)),
-          bias: Tensor(shape: [layer.outputCount], scalars: Array(layer.bias)), mask: keptMask))
-    }
-    return model
-  }
-
-  /// Every parameter buffer in state-dict order (`0.weight`, `0.bias`, `2.weight`, ...).
-  var parameterBuffers: [UnsafeMutableBufferPointer<Float>] {
-    layers.flatMap { [$0.weight, $0.bias] }
-  }
-
-  /// How the optimizer treats each buffer of `parameterBuffers`: weights carry their layer's
-  /// mask and the L1 penalty; biases are never masked or penalised.
-  func parameterRoles(l1: Float) -> [ParameterRole] {
-    layers.flatMap { [ParameterRole(mask: $0.mask, l1: l1), ParameterRole(mask: nil, l1: 0)] }
-  }
-
-  /// Adopts the masks of `model` (same architecture), zeroing the weights they prune: used when
-  /// a schedule prunes during training.
-  func adoptMasks(of model: Model) {
-    for layer in layers {
-      guard case .weighted(let weighted) = model.layers[layer.index], let mask = weighted.mask, let target = layer.mask else {
-        continue
-      }
-      for index in mask.indices {
-        target[index] = Float(mask[index])
-        if mask[index] == 0 { layer.weight[index] = 0 }
-      }
-    }
-  }
 }
 
 extension UnsafeMutableBufferPointer where Element == Float {

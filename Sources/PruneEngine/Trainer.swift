@@ -157,14 +157,9 @@ public enum Trainer {
         "training data", "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     }
     let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
-    let network = Network(model: model, maskAll: masks != nil)
-    let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: true)
-    let parameters = network.parameterBuffers
-    let gradients = parameters.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) }
-    defer { for buffer in gradients { buffer.deallocate() } }
-    let optimizer = Optimizer(
-      kind: options.optimizer, parameters: parameters, roles: network.parameterRoles(l1: options.l1),
-      weightDecay: options.weightDecay)
+    let state = TrainingState(
+      model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1,
+      weightDecay: options.weightDecay, maskAll: masks != nil)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
     let start = clock.nanoseconds()
@@ -186,15 +181,14 @@ public enum Trainer {
         if let masks, globalStep <= masks.lastStep,
           globalStep % masks.interval == 0 || globalStep == masks.lastStep
         {
-          network.adoptMasks(of: try masks.update(network.model(), globalStep))
+          state.plan.adoptMasks(of: try masks.update(state.model(), globalStep).parameterStore)
         }
         let first = batch * batchSize
         let n = min(batchSize, dataset.count - first)
         let rateScale = options.schedule.factor(step: globalStep, totalSteps: totalSteps)
         let loss = order.withUnsafeBufferPointer { indices in
-          step(
+          state.step(
             indices: UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), dataset: dataset,
-            network: network, workspace: workspace, gradients: gradients, optimizer: optimizer,
             learningRateScale: rateScale, threads: options.threads)
         }
         samplesSeen += n
@@ -208,8 +202,8 @@ public enum Trainer {
               elapsedSeconds: elapsed)))
       }
       epochsCompleted = epoch
-      if options.rewindEpoch == epoch { rewindWeights = network.model() }
-      epochModels?(network.model())
+      if options.rewindEpoch == epoch { rewindWeights = state.model() }
+      epochModels?(state.model())
       let elapsed = clock.seconds(since: start)
       epochLoss /= Double(batchesPerEpoch)
       events(
@@ -221,32 +215,64 @@ public enum Trainer {
     }
     let seconds = clock.seconds(since: start)
     return TrainingReport(
-      model: network.model(), epochsCompleted: epochsCompleted, wasCancelled: wasCancelled,
+      model: state.model(), epochsCompleted: epochsCompleted, wasCancelled: wasCancelled,
       finalLoss: epochLoss, samplesPerSecond: Double(samplesSeen) / max(seconds, 1e-9), seconds: seconds,
       rewindWeights: rewindWeights)
   }
+}
+
+/// What a training run updates in place: the model's execution plan, the optimizer's state for
+/// its trained parameters, and the batch's labels.
+final class TrainingState {
+  let plan: ExecutionPlan
+  let optimizer: Optimizer
+  private let template: Model
+  /// The trained parameters' buffers (weights and biases) and their gradients, in the
+  /// optimizer's order.
+  private let values: [UnsafeMutableBufferPointer<Float>]
+  private let gradients: [UnsafeMutableBufferPointer<Float>]
+  private let labels: UnsafeMutableBufferPointer<UInt8>
+
+  /// - Parameters:
+  ///   - l1: the L1 penalty on weights (not biases).
+  ///   - maskAll: give every weight a mask, so a schedule can prune during the run.
+  init(model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, weightDecay: Float, maskAll: Bool) {
+    template = model
+    plan = ExecutionPlan(
+      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: capacity,
+      gradients: true, maskAll: maskAll)
+    let trained = plan.parameters.filter { $0.gradient != nil }
+    values = trained.map(\.value)
+    gradients = trained.compactMap(\.gradient)
+    // Weights carry their mask and the L1 penalty; biases are never masked or penalised.
+    optimizer = Optimizer(
+      kind: kind, parameters: values,
+      roles: trained.map { ParameterRole(mask: $0.mask, l1: $0.role == .weight ? l1 : 0) }, weightDecay: weightDecay)
+    labels = .allocate(capacity: capacity)
+    labels.initialize(repeating: 0)
+  }
+
+  deinit {
+    labels.deallocate()
+  }
+
+  /// The parameters as a `Model` value.
+  func model() -> Model { template.updating(from: plan.parameterStore()) }
 
   /// One optimizer step on the samples `indices`; returns the batch's mean loss.
-  static func step(
-    indices: UnsafeBufferPointer<Int32>, dataset: Dataset, network: Network, workspace: BatchWorkspace,
-    gradients: [UnsafeMutableBufferPointer<Float>], optimizer: Optimizer, learningRateScale: Float,
-    threads: Int
-  ) -> Double {
+  func step(indices: UnsafeBufferPointer<Int32>, dataset: Dataset, learningRateScale: Float, threads: Int) -> Double {
     let n = indices.count
-    dataset.gatherFeatureMajor(indices, into: workspace.input.baseAddress!, leadingDimension: n)
-    dataset.labels.withUnsafeBufferPointer { labels in
-      for j in 0..<n { workspace.labels[j] = labels[Int(indices[j])] }
+    dataset.gatherFeatureMajor(indices, into: plan.input, leadingDimension: n)
+    dataset.labels.withUnsafeBufferPointer { source in
+      for j in 0..<n { labels[j] = source[Int(indices[j])] }
     }
-    network.forward(workspace, count: n, threads: threads)
-    let last = network.layers.count - 1
+    plan.forward(count: n, mode: .training, threads: threads)
     let (loss, _) = Kernels.softmaxCrossEntropy(
-      logits: workspace.activations[last].baseAddress!, classes: network.classCount, batch: n,
-      leadingDimension: n, labels: workspace.labels.baseAddress!,
-      gradient: workspace.outputGradients[last].baseAddress!, gradientScale: 1 / Float(n))
-    network.backward(workspace, count: n, gradients: gradients, threads: threads)
+      logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n, labels: labels.baseAddress!,
+      gradient: plan.logitsGradient, gradientScale: 1 / Float(n))
+    plan.backward(count: n, threads: threads)
     optimizer.step(
-      parameters: network.parameterBuffers, gradients: gradients, learningRateScale: learningRateScale,
-      threads: threads)
+      parameters: values, gradients: gradients, learningRateScale: learningRateScale, threads: threads)
     return loss / Double(n)
   }
 }

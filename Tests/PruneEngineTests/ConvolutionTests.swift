@@ -43,11 +43,12 @@ struct ConvolutionTests {
     let denseLogits = dense.logits(dataset)
     #expect(zip(denseLogits, sparse.logits(dataset)).allSatisfy { $0.bitPattern == $1.bitPattern })
 
-    let network = Network(model: model)
-    let workspace = BatchWorkspace(network: network, capacity: dataset.count, forTraining: false)
-    dataset.gatherFeatureMajor(range: 0..<dataset.count, into: workspace.input.baseAddress!, leadingDimension: dataset.count)
-    network.forward(workspace, count: dataset.count, threads: 1)
-    let trainingLogits = workspace.activations[network.layers.count - 1]
+    let plan = ExecutionPlan(
+      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: dataset.count,
+      gradients: false)
+    dataset.gatherFeatureMajor(range: 0..<dataset.count, into: plan.input, leadingDimension: dataset.count)
+    plan.forward(count: dataset.count, mode: .training, threads: 1)
+    let trainingLogits = plan.logits
     for sample in [0, 37, 63, 64, 69] {
       for c in 0..<4 {
         #expect(isClose(denseLogits[sample * 4 + c], trainingLogits[c * dataset.count + sample]))

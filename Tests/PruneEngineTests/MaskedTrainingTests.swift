@@ -15,39 +15,35 @@ struct MaskedTrainingTests {
 
   @Test(arguments: [OptimizerKind.sgd(learningRate: 0.05, momentum: 0.9), .adam(learningRate: 0.01)])
   func prunedWeightsStayZeroThroughTrainingWithMomentumAndWeightDecay(optimizer kind: OptimizerKind) throws {
-    // Train the network's own buffers step by step: converting back to a Model re-applies the
+    // Train the plan's own buffers step by step: converting back to a Model re-applies the
     // masks, which would hide a weight that came back during training.
     let pruned = try prunedModel()
     let dataset = bandDataset(samples: 120, classes: 4, seed: 5)
-    let network = Network(model: pruned)
-    let workspace = BatchWorkspace(network: network, capacity: 8, forTraining: true)
-    let parameters = network.parameterBuffers
-    let gradients = parameters.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) }
-    defer { for buffer in gradients { buffer.deallocate() } }
-    let optimizer = Optimizer(
-      kind: kind, parameters: parameters, roles: network.parameterRoles(l1: 0.001), weightDecay: 0.01)
+    let state = TrainingState(
+      model: pruned, capacity: 8, optimizer: kind, l1: 0.001, weightDecay: 0.01, maskAll: false)
     let indices: [Int32] = Array(0..<Int32(dataset.count))
     for step in 0..<150 {
       let first = (step * 8) % dataset.count
       _ = indices.withUnsafeBufferPointer { all in
-        Trainer.step(
-          indices: UnsafeBufferPointer(rebasing: all[first..<(first + 8)]), dataset: dataset, network: network,
-          workspace: workspace, gradients: gradients, optimizer: optimizer, learningRateScale: 1, threads: 1)
+        state.step(
+          indices: UnsafeBufferPointer(rebasing: all[first..<(first + 8)]), dataset: dataset, learningRateScale: 1,
+          threads: 1)
       }
     }
-    for (layer, (_, before)) in zip(network.layers, pruned.weightedLayers) {
+    for (index, before) in pruned.weightedLayers {
+      let weight = try #require(state.plan.parameter(ParameterPath("\(index).weight")!)).value
       let mask = before.keptMask
       var moved = 0
-      for index in mask.indices {
-        if mask[index] == 0 {
-          #expect(layer.weight[index] == 0)
-        } else if layer.weight[index] != before.weight.scalars[index] {
+      for element in mask.indices {
+        if mask[element] == 0 {
+          #expect(weight[element] == 0)
+        } else if weight[element] != before.weight.scalars[element] {
           moved += 1
         }
       }
       #expect(moved > before.keptCount / 2)
     }
-    #expect(network.model().weightedLayers.map(\.layer.mask) == pruned.weightedLayers.map(\.layer.mask))
+    #expect(state.model().weightedLayers.map(\.layer.mask) == pruned.weightedLayers.map(\.layer.mask))
   }
 
   @Test func l1PenaltyShrinksWeights() throws {

@@ -54,27 +54,29 @@ enum Calibration {
         "calibration data", "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     }
 
-    let network = Network(model: model)
-    let hidden = Set(network.layers.indices.filter { network.layers[$0].appliesReLU })
+    // Layer `l` of the statistics is the model's `l`-th weighted layer; a hidden one is followed
+    // by the ReLU whose output the neuron statistics read.
+    let weighted = model.weightedLayers
+    let paths = weighted.map { ParameterPath.root.appending(String($0.index)) }
     let wantsWeightGradients = criterion == .gradient || (criterion == .taylor && granularity == .weight)
     let wantsNeuronTaylor = criterion == .taylor && granularity == .neuron
     let wantsActivations = criterion == .activation || criterion == .apoz
     let needsBackward = wantsWeightGradients || wantsNeuronTaylor
     let batchSize = min(needsBackward ? gradientBatchSize : forwardBatchSize, sampleCount)
-
-    let workspace = BatchWorkspace(network: network, capacity: batchSize, forTraining: needsBackward)
-    let gradients =
-      needsBackward ? network.parameterBuffers.map { UnsafeMutableBufferPointer<Float>.zeros($0.count) } : []
-    defer { for buffer in gradients { buffer.deallocate() } }
+    // Calibration observes the model as `model.eval()` runs it.
+    let plan = ExecutionPlan(
+      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: batchSize,
+      gradients: needsBackward)
+    let hidden = Set(paths.indices.filter { plan.activation(of: paths[$0]) != nil })
 
     // Sums over the samples, per weighted layer, sized once.
-    let count = network.layers.count
+    let count = weighted.count
     var gradientSums = [[Float]](repeating: [], count: count)
     var activationSums = [[Double]](repeating: [], count: count)
     var zeroCounts = [[Double]](repeating: [], count: count)
     var productSums = [[Double]](repeating: [], count: count)
     for l in layers {
-      let layer = network.layers[l]
+      let layer = weighted[l].layer
       if wantsWeightGradients { gradientSums[l] = [Float](repeating: 0, count: layer.weight.count) }
       guard hidden.contains(l) else { continue }
       if wantsActivations {
@@ -84,59 +86,57 @@ enum Calibration {
       if wantsNeuronTaylor { productSums[l] = [Double](repeating: 0, count: layer.outputCount) }
     }
     let measured = layers.sorted()
-    let last = network.layers.count - 1
+    let weightGradients = paths.map { plan.parameter($0.appending("weight"))?.gradient }
 
     dataset.labels.withUnsafeBufferPointer { labels in
       var first = 0
       while first < sampleCount {
         let n = min(batchSize, sampleCount - first)
-        dataset.gatherFeatureMajor(range: first..<(first + n), into: workspace.input.baseAddress!, leadingDimension: n)
-        network.forward(workspace, count: n, threads: context.threads)
+        dataset.gatherFeatureMajor(range: first..<(first + n), into: plan.input, leadingDimension: n)
+        plan.forward(count: n, mode: .inference, threads: context.threads)
         if needsBackward {
           // Gradient scale 1: the loss is the batch's sum of per-sample cross-entropies, so
-          // `outputGradients` hold each sample's own ∂ℓ/∂(pre-activation) and `gradients` hold
-          // n times the gradient of the batch's mean loss.
+          // the activations' gradients hold each sample's own ∂ℓ/∂(pre-activation) and the
+          // weight gradients hold n times the gradient of the batch's mean loss.
           _ = Kernels.softmaxCrossEntropy(
-            logits: workspace.activations[last].baseAddress!, classes: network.classCount, batch: n,
-            leadingDimension: n, labels: labels.baseAddress! + first,
-            gradient: workspace.outputGradients[last].baseAddress!, gradientScale: 1)
-          network.backward(workspace, count: n, gradients: gradients, threads: context.threads)
+            logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n,
+            labels: labels.baseAddress! + first, gradient: plan.logitsGradient, gradientScale: 1)
+          plan.backward(count: n, threads: context.threads)
         }
         for l in measured {
           // A neuron's activations are one row of n samples; a filter's are its channel, a
           // block of positions × n, averaged over the positions as over the samples.
-          let features = network.layers[l].outputCount
-          let positions = network.layers[l].positions
-          let block = positions * n
-          if wantsWeightGradients {
+          let features = weighted[l].layer.outputCount
+          if wantsWeightGradients, let gradient = weightGradients[l] {
             // n · |∂L_mean/∂w| = |∂L_sum/∂w|: summing these and dividing by N weights each
             // batch's mean-loss gradient by its share of the samples.
             gradientSums[l].withUnsafeMutableBufferPointer { sums in
-              addAbsolute(UnsafeBufferPointer(gradients[2 * l]), into: sums)
+              addAbsolute(UnsafeBufferPointer(gradient), into: sums)
             }
           }
-          guard hidden.contains(l) else { continue }
-          let activations = UnsafePointer(workspace.activations[l].baseAddress!)
+          guard let activation = plan.activation(of: paths[l]) else { continue }
+          let positions = activation.features / features
+          let block = positions * n
           if wantsActivations {
             activationSums[l].withUnsafeMutableBufferPointer { sums in
               zeroCounts[l].withUnsafeMutableBufferPointer { zeros in
                 for f in 0..<features {
-                  let (sum, zeroCount) = rowSumAndZeros(activations + f * block, count: block)
+                  let (sum, zeroCount) = rowSumAndZeros(activation.value + f * block, count: block)
                   sums[f] += Double(sum) / Double(positions)
                   zeros[f] += Double(zeroCount) / Double(positions)
                 }
               }
             }
           }
-          if wantsNeuronTaylor {
-            // `backward` writes ∂ℓ/∂a = Wᵀ_{l+1} · dOut_{l+1} into `outputGradients[l]` and then
-            // applies this layer's ReLU mask, zeroing it where a <= 0; what is left is
-            // ∂ℓ/∂(pre-activation). The product a · g is the same either way: where a > 0 the
-            // gradient is untouched, and where a = 0 the product is 0 with or without the mask.
-            let activationGradients = UnsafePointer(workspace.outputGradients[l].baseAddress!)
+          if wantsNeuronTaylor, let activationGradients = activation.gradient {
+            // The backward pass writes ∂ℓ/∂a = Wᵀ_{l+1} · dOut_{l+1} into the activation's
+            // gradient and then applies this layer's ReLU mask, zeroing it where a <= 0; what
+            // is left is ∂ℓ/∂(pre-activation). The product a · g is the same either way: where
+            // a > 0 the gradient is untouched, and where a = 0 the product is 0 with or without
+            // the mask.
             productSums[l].withUnsafeMutableBufferPointer { sums in
               for f in 0..<features {
-                sums[f] += Double(dot(activations + f * block, activationGradients + f * block, count: block))
+                sums[f] += Double(dot(activation.value + f * block, activationGradients + f * block, count: block))
                   / Double(positions)
               }
             }

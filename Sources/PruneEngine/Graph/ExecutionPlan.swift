@@ -1,0 +1,381 @@
+/// A module tree compiled, for one input shape and batch size, into the steps that run it:
+/// one plan serves training (forward and backward), calibration and inference.
+///
+/// The plan is a graph of values, each a feature-major `[features, n]` matrix (see
+/// DECISIONS.md) with its features in PyTorch's `[channels, height, width]` order, and of steps
+/// that each read some values and write one. A value read by several steps (a residual block's
+/// input) gets the sum of their gradients: in the backward pass the first step to reach it
+/// overwrites its gradient and the others add to it. `nn.Flatten` is no step at all: a flattened
+/// image is the same matrix.
+///
+/// A Linear or Conv2d layer with a bias that is followed by a ReLU runs as one step, the ReLU
+/// applied to each tile as the GEMM finishes it.
+///
+/// Parameters live in buffers of the plan for its lifetime; `parameterStore()` copies them out.
+final class ExecutionPlan {
+  /// Whether steps behave as in `model.train()` (batch statistics, dropout) or `model.eval()`.
+  enum Mode {
+    case training
+    case inference
+  }
+
+  /// Samples the value buffers hold.
+  let capacity: Int
+  /// Features per sample of each value; value 0 is the input.
+  let valueFeatures: [Int]
+  /// The value that holds the logits.
+  let output: Int
+  let parameters: [PlanParameter]
+  private let steps: [any PlanStep]
+  private let values: [UnsafeMutableBufferPointer<Float>]
+  /// Per value, its gradient's buffer; nil where no trained parameter lies upstream.
+  private let gradients: [UnsafeMutableBufferPointer<Float>?]
+  /// The fused step of each weighted layer whose ReLU it applies, by the layer's path.
+  private let activations: [ParameterPath: Int]
+  private let store: ParameterStore
+
+  /// - Parameters:
+  ///   - gradients: allocate what the backward pass needs.
+  ///   - maskAll: give every weight a mask buffer, so masks can be adopted later
+  ///     (`adoptMasks(of:)`).
+  init(
+    module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
+    maskAll: Bool = false
+  ) {
+    var compiler = PlanCompiler(store: store, maskAll: maskAll, gradients: needsBackward)
+    let logits = compiler.compile(module, at: .root, input: PlanCompiler.Handle(value: 0, shape: inputShape))
+    self.capacity = capacity
+    self.store = store
+    valueFeatures = compiler.shapes.map { $0.reduce(1, *) }
+    output = logits.value
+    parameters = compiler.parameters
+    steps = compiler.steps
+    activations = compiler.activations
+    values = valueFeatures.map { .zeros($0 * capacity) }
+    // A value needs a gradient when a trained parameter lies upstream of it.
+    var upstream = [Bool](repeating: false, count: valueFeatures.count)
+    for step in steps {
+      upstream[step.output] = step.hasTrainedParameters || step.inputs.contains { upstream[$0] }
+    }
+    gradients = zip(valueFeatures, upstream).map { features, needed in
+      needsBackward && needed ? .zeros(features * capacity) : nil
+    }
+    // Reverse order: the step that reaches a value's gradient first overwrites it.
+    var reached = [Bool](repeating: false, count: valueFeatures.count)
+    for step in steps.reversed() {
+      step.accumulatesInputGradients = step.inputs.map { input in
+        defer { reached[input] = true }
+        return reached[input]
+      }
+    }
+  }
+
+  deinit {
+    for buffer in values { buffer.deallocate() }
+    for buffer in gradients { buffer?.deallocate() }
+    for parameter in parameters { parameter.deallocate() }
+  }
+
+  /// The input batch, `[inputFeatures, n]`.
+  var input: UnsafeMutablePointer<Float> { values[0].baseAddress! }
+  /// The logits after `forward`, `[classes, n]`.
+  var logits: UnsafeMutablePointer<Float> { values[output].baseAddress! }
+  /// Where the loss writes its gradient with respect to the logits before `backward`.
+  var logitsGradient: UnsafeMutablePointer<Float> { gradients[output]!.baseAddress! }
+  var classCount: Int { valueFeatures[output] }
+
+  /// Runs every step on the first `n` samples of `input`, rows `n` apart.
+  func forward(count n: Int, mode: Mode, threads: Int) {
+    precondition(n <= capacity, "\(n) samples for a plan of \(capacity)")
+    let pass = PlanPass(count: n, threads: threads, mode: mode, values: values, gradients: gradients)
+    for step in steps { step.forward(pass) }
+  }
+
+  /// The backward pass after `forward`, from the loss gradient in `logitsGradient`: every
+  /// trained parameter's `gradient` is overwritten.
+  func backward(count n: Int, threads: Int) {
+    let pass = PlanPass(count: n, threads: threads, mode: .training, values: values, gradients: gradients)
+    for step in steps.reversed() { step.backward(pass) }
+  }
+
+  /// The value a weighted layer's fused ReLU writes, `[outputs · positions, n]`, its gradient
+  /// after `backward` (taken before the ReLU: zero where the output is) and its features per
+  /// sample; nil when no ReLU follows the layer directly.
+  func activation(of layer: ParameterPath)
+    -> (value: UnsafePointer<Float>, gradient: UnsafePointer<Float>?, features: Int)?
+  {
+    guard let value = activations[layer] else { return nil }
+    return (
+      UnsafePointer(values[value].baseAddress!), gradients[value].map { UnsafePointer($0.baseAddress!) },
+      valueFeatures[value]
+    )
+  }
+
+  /// The plan's parameter at `path`.
+  func parameter(_ path: ParameterPath) -> PlanParameter? {
+    parameters.first { $0.path == path }
+  }
+
+  /// The parameters as they are now, as a store: a weight that had no mask keeps none unless
+  /// one of its weights has been pruned since.
+  func parameterStore() -> ParameterStore {
+    var result = store
+    for parameter in parameters {
+      guard let original = store[parameter.path] else { continue }
+      result.update(parameter.exported(original: original))
+    }
+    return result
+  }
+
+  /// Adopts the masks of `masks` (the same layout), zeroing the weights they prune: used when a
+  /// schedule prunes during training.
+  func adoptMasks(of masks: ParameterStore) {
+    for parameter in parameters {
+      guard let mask = masks[parameter.path]?.mask, let target = parameter.mask else { continue }
+      for index in mask.indices {
+        target[index] = Float(mask[index])
+        if mask[index] == 0 { parameter.value[index] = 0 }
+      }
+    }
+  }
+}
+
+/// One parameter's buffers in a plan.
+final class PlanParameter {
+  let path: ParameterPath
+  let role: Parameter.Role
+  /// The fp32 scalars; an I64 buffer's are in `counts`, and this is empty.
+  let value: UnsafeMutableBufferPointer<Float>
+  /// An I64 buffer's scalars (BatchNorm's batch count).
+  let counts: UnsafeMutableBufferPointer<Int64>
+  /// The loss gradient after `backward`; nil for buffers and in plans without gradients.
+  let gradient: UnsafeMutableBufferPointer<Float>?
+  /// 1 where a weight is kept and 0 where it is pruned, as floats so updates can multiply by it.
+  let mask: UnsafeMutableBufferPointer<Float>?
+
+  init(_ parameter: Parameter, gradient: Bool, maskAll: Bool) {
+    path = parameter.path
+    role = parameter.role
+    switch parameter.value {
+    case .float32(let tensor):
+      value = .copy(tensor.scalars)
+      counts = .allocate(capacity: 0)
+    case .int64(_, let scalars):
+      value = .allocate(capacity: 0)
+      counts = .allocate(capacity: scalars.count)
+      _ = counts.initialize(from: scalars)
+    }
+    self.gradient = gradient && parameter.role != .buffer ? .zeros(value.count) : nil
+    let keep = parameter.mask ?? (maskAll && parameter.role == .weight ? [UInt8](repeating: 1, count: value.count) : nil)
+    mask = keep.map { .copy($0.map(Float.init)) }
+  }
+
+  func deallocate() {
+    value.deallocate()
+    counts.deallocate()
+    gradient?.deallocate()
+    mask?.deallocate()
+  }
+
+  /// The parameter as it is now, with `original`'s shape.
+  func exported(original: Parameter) -> Parameter {
+    let mask: [UInt8]? = self.mask.map { buffer in buffer.map { $0 != 0 ? 1 : 0 } }
+    let keptMask = original.mask == nil && mask?.contains(0) != true ? nil : mask
+    switch original.value {
+    case .float32(let tensor):
+      return Parameter(
+        path: path, role: role, tensor: Tensor(shape: tensor.shape, scalars: Array(value)), mask: keptMask)
+    case .int64(let shape, _):
+      return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: Array(counts)))
+    }
+  }
+}
+
+/// What every step sees of a pass.
+struct PlanPass {
+  /// Samples in the batch; every value's rows are `count` apart.
+  let count: Int
+  let threads: Int
+  let mode: ExecutionPlan.Mode
+  let values: [UnsafeMutableBufferPointer<Float>]
+  let gradients: [UnsafeMutableBufferPointer<Float>?]
+
+  func value(_ index: Int) -> UnsafeMutablePointer<Float> { values[index].baseAddress! }
+  /// The gradient of value `index`; nil when nothing upstream is trained.
+  func gradient(_ index: Int) -> UnsafeMutablePointer<Float>? { gradients[index]?.baseAddress }
+}
+
+/// One step of a plan: an op on its input values, writing its output value.
+///
+/// `backward` receives the gradient of its output and writes (or, where
+/// `accumulatesInputGradients` says so, adds) the gradients of its inputs that have one, and
+/// overwrites the gradients of its own trained parameters.
+protocol PlanStep: AnyObject {
+  var inputs: [Int] { get }
+  var output: Int { get }
+  var hasTrainedParameters: Bool { get }
+  /// Per input, whether its gradient already holds another step's share (set by the plan).
+  var accumulatesInputGradients: [Bool] { get set }
+  func forward(_ pass: PlanPass)
+  func backward(_ pass: PlanPass)
+}
+
+/// Walks a module tree, allocating values and parameters and emitting steps in order.
+struct PlanCompiler {
+  /// A value with its shape during compilation.
+  struct Handle {
+    var value: Int
+    var shape: [Int]
+  }
+
+  let store: ParameterStore
+  let maskAll: Bool
+  let gradients: Bool
+  /// Per value, `[features]` or `[channels, height, width]`; value 0 is the input.
+  private(set) var shapes: [[Int]] = []
+  private(set) var steps: [any PlanStep] = []
+  private(set) var parameters: [PlanParameter] = []
+  private(set) var activations: [ParameterPath: Int] = [:]
+
+  init(store: ParameterStore, maskAll: Bool, gradients: Bool) {
+    self.store = store
+    self.maskAll = maskAll
+    self.gradients = gradients
+  }
+
+  mutating func compile(_ module: Module, at path: ParameterPath, input: Handle) -> Handle {
+    compile(module, at: path, input: input, fusingReLU: false)
+  }
+
+  private mutating func newValue(_ shape: [Int]) -> Handle {
+    shapes.append(shape)
+    return Handle(value: shapes.count - 1, shape: shape)
+  }
+
+  /// The parameter `name` of the module at `path`, which the store must hold with `shape`.
+  private mutating func parameter(_ name: String, of path: ParameterPath, shape: [Int]) -> PlanParameter {
+    let full = path.appending(name)
+    guard let stored = store[full], stored.value.shape == shape else {
+      preconditionFailure("the store has no \(full) of shape \(shape)")
+    }
+    let parameter = PlanParameter(stored, gradient: gradients, maskAll: maskAll)
+    parameters.append(parameter)
+    return parameter
+  }
+
+  private mutating func compile(_ module: Module, at path: ParameterPath, input: Handle, fusingReLU relu: Bool)
+    -> Handle
+  {
+    if shapes.isEmpty { shapes.append(input.shape) }
+    switch module {
+    case .linear(let inputs, let outputs):
+      precondition(input.shape.reduce(1, *) == inputs, "\(path) takes \(inputs) inputs, not \(input.shape)")
+      let weight = parameter("weight", of: path, shape: [outputs, inputs])
+      let bias = parameter("bias", of: path, shape: [outputs])
+      let result = newValue([outputs])
+      steps.append(LinearStep(input: input.value, output: result.value, weight: weight, bias: bias, relu: relu))
+      if relu { activations[path] = result.value }
+      return result
+
+    case .conv2d(let channels, let filters, let kernel, let stride, let padding, let hasBias):
+      precondition(input.shape.count == 3 && input.shape[0] == channels, "\(path) does not fit its input \(input.shape)")
+      let geometry = ConvolutionKernels.Geometry(
+        channels: channels, height: input.shape[1], width: input.shape[2], kernelHeight: kernel,
+        kernelWidth: kernel, stride: stride, padding: padding)
+      let weight = parameter("weight", of: path, shape: [filters, channels, kernel, kernel])
+      let bias = hasBias ? parameter("bias", of: path, shape: [filters]) : nil
+      let result = newValue([filters, geometry.outputHeight, geometry.outputWidth])
+      steps.append(
+        Conv2dStep(
+          input: input.value, output: result.value, geometry: geometry, weight: weight, bias: bias, relu: relu))
+      if relu { activations[path] = result.value }
+      return result
+
+    case .batchNorm(let features):
+      precondition(input.shape[0] == features, "\(path) normalises \(features) features, not \(input.shape)")
+      let result = newValue(input.shape)
+      steps.append(
+        BatchNormStep(
+          input: input.value, output: result.value, features: features,
+          positions: input.shape.dropFirst().reduce(1, *),
+          scale: parameter("weight", of: path, shape: [features]), shift: parameter("bias", of: path, shape: [features]),
+          runningMean: parameter("running_mean", of: path, shape: [features]),
+          runningVariance: parameter("running_var", of: path, shape: [features]),
+          batchesTracked: parameter("num_batches_tracked", of: path, shape: [])))
+      return result
+
+    case .relu:
+      let result = newValue(input.shape)
+      steps.append(ReLUStep(input: input.value, output: result.value, features: input.shape.reduce(1, *)))
+      return result
+
+    case .maxPool(let size), .averagePool(let size):
+      precondition(input.shape.count == 3, "\(path) pools images, not \(input.shape)")
+      let pool = ConvolutionKernels.Pool(channels: input.shape[0], height: input.shape[1], width: input.shape[2], size: size)
+      let result = newValue([pool.channels, pool.outputHeight, pool.outputWidth])
+      if case .maxPool = module {
+        steps.append(MaxPool2dStep(input: input.value, output: result.value, pool: pool))
+      } else {
+        steps.append(
+          AveragePool2dStep(
+            input: input.value, output: result.value, channels: pool.channels, height: pool.height,
+            width: pool.width, windowHeight: size, windowWidth: size))
+      }
+      return result
+
+    case .globalAveragePool:
+      precondition(input.shape.count == 3, "\(path) pools images, not \(input.shape)")
+      let result = newValue([input.shape[0], 1, 1])
+      steps.append(
+        AveragePool2dStep(
+          input: input.value, output: result.value, channels: input.shape[0], height: input.shape[1],
+          width: input.shape[2], windowHeight: input.shape[1], windowWidth: input.shape[2]))
+      return result
+
+    case .flatten:
+      return Handle(value: input.value, shape: [input.shape.reduce(1, *)])
+
+    case .dropout(let probability):
+      let result = newValue(input.shape)
+      steps.append(
+        DropoutStep(
+          input: input.value, output: result.value, features: input.shape.reduce(1, *), probability: probability,
+          seed: UInt64(steps.count)))
+      return result
+
+    case .sequential(let children):
+      var current = input
+      var skipNext = false
+      for (index, child) in children.enumerated() {
+        if skipNext {
+          skipNext = false
+          continue
+        }
+        let fuses = child.module.fusesReLU && index + 1 < children.count && children[index + 1].module == .relu
+        current = compile(child.module, at: path.appending(child.name), input: current, fusingReLU: fuses)
+        skipNext = fuses
+      }
+      return current
+
+    case .residual(let body, let shortcut):
+      let main = compile(.sequential(body), at: path, input: input)
+      let side = shortcut.map { compile($0.module, at: path.appending($0.name), input: input) } ?? input
+      precondition(main.shape == side.shape, "\(path): the body gives \(main.shape), the shortcut \(side.shape)")
+      let result = newValue(main.shape)
+      steps.append(AddStep(inputs: [main.value, side.value], output: result.value, features: main.shape.reduce(1, *)))
+      return result
+    }
+  }
+}
+
+extension Module {
+  /// Whether the module's step can apply a ReLU that follows it: a layer with a bias, whose
+  /// GEMM epilogue adds the bias and clamps in one pass.
+  fileprivate var fusesReLU: Bool {
+    switch self {
+    case .linear: true
+    case .conv2d(_, _, _, _, _, let bias): bias
+    default: false
+    }
+  }
+}
