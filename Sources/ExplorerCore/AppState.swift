@@ -24,7 +24,7 @@ public struct AppState: Sendable, Equatable {
   public var tableTop = 0
   /// Target sparsity per layer position as the user set it; shown at once, before the session
   /// has pruned.
-  public var targets: [Int: Double] = [:]
+  public var targets: [ParameterPath: Double] = [:]
   /// The criterion as the user chose it (the snapshot's until a `c` press is handled).
   public var criterion: Criterion = .magnitude
   /// The scope as the user chose it.
@@ -68,7 +68,7 @@ public struct AppState: Sendable, Equatable {
   }
 
   /// Target of a layer: the user's, else the session's.
-  public func target(of layer: LayerView) -> Double { targets[layer.index] ?? layer.target }
+  public func target(of layer: LayerView) -> Double { targets[layer.path] ?? layer.target }
 
   /// The one target of global scope: the largest target of a prunable layer (they are equal
   /// once set in global scope).
@@ -102,7 +102,7 @@ public struct AppState: Sendable, Equatable {
   /// pruned before included.
   func expectedPrunedUnits(of layer: LayerView) -> Int {
     if scope == .global, snapshot.globalScores != nil {
-      return globalPrunedUnits[layer.index] ?? layer.scores.prunedCount
+      return globalPrunedUnits[layer.path] ?? layer.scores.prunedCount
     }
     return layer.scores.prunedCount + layer.scores.newlyPruned(at: target(of: layer))
   }
@@ -117,10 +117,10 @@ public struct AppState: Sendable, Equatable {
   /// The units each prunable layer has pruned under the global target, as the engine selects
   /// them: every kept unit scoring below the cut, then the units tied at the cut, lowest layer
   /// first, until the count is reached.
-  public var globalPrunedUnits: [Int: Int] {
+  public var globalPrunedUnits: [ParameterPath: Int] {
     guard scope == .global, let global = snapshot.globalScores else { return [:] }
     let layers = snapshot.layers.filter(\.isPrunable)
-    var units = Dictionary(layers.map { ($0.index, $0.scores.prunedCount) }, uniquingKeysWith: { first, _ in first })
+    var units = Dictionary(layers.map { ($0.path, $0.scores.prunedCount) }, uniquingKeysWith: { first, _ in first })
     let count = global.newlyPruned(at: globalTarget)
     guard count > 0 else { return units }
     let cut = global.sorted[count - 1]
@@ -128,7 +128,7 @@ public struct AppState: Sendable, Equatable {
     for layer in layers {
       let tied = min(layer.scores.equalCount(cut), max(0, remaining))
       remaining -= tied
-      units[layer.index, default: 0] += layer.scores.countBelow(cut) + tied
+      units[layer.path, default: 0] += layer.scores.countBelow(cut) + tied
     }
     return units
   }

@@ -22,8 +22,8 @@ public enum ExplorerBenchmark {
     _ session: Session, model: Model, train: Dataset, test: Dataset, clock: MonotonicClock, repetitions: Int
   ) -> Figures {
     session.waitUntilIdle()
-    let layers = model.weightedLayers.map(\.index)
-    func targets(_ value: Double) -> [Int: Double] { Dictionary(uniqueKeysWithValues: layers.map { ($0, value) }) }
+    let layers = model.weightedLayers.map(\.path)
+    func targets(_ value: Double) -> [ParameterPath: Double] { Dictionary(uniqueKeysWithValues: layers.map { ($0, value) }) }
 
     var state = AppState(width: 80, height: 24)
     _ = Reducer.reduce(&state, .snapshot(session.snapshot))

@@ -46,7 +46,7 @@ public enum Reducer {
   private static func adopt(_ snapshot: SessionSnapshot, into state: inout AppState) {
     state.snapshot = snapshot
     if snapshot.handledCommands >= state.sentCommands {
-      state.targets = Dictionary(snapshot.layers.map { ($0.index, $0.target) }, uniquingKeysWith: { first, _ in first })
+      state.targets = Dictionary(snapshot.layers.map { ($0.path, $0.target) }, uniquingKeysWith: { first, _ in first })
       state.criterion = snapshot.criterion
       state.scope = snapshot.scope
     }
@@ -190,12 +190,12 @@ public enum Reducer {
       }
       floor = selected.scores.floor
       old = state.target(of: selected)
-      targets[selected.index] = moved(old, by: step, floor: floor)
+      targets[selected.path] = moved(old, by: step, floor: floor)
     case .global:
       floor = state.snapshot.globalScores?.floor ?? 0
       old = state.globalTarget
       let global = moved(old, by: step, floor: floor)
-      for layer in state.snapshot.layers where layer.isPrunable { targets[layer.index] = global }
+      for layer in state.snapshot.layers where layer.isPrunable { targets[layer.path] = global }
     }
     guard targets != state.targets else {
       if step < 0 && floor > 0 && old <= floor + 1e-9 {
@@ -222,7 +222,7 @@ public enum Reducer {
         return []
       }
       let global = state.expectedUnitSparsity
-      for layer in state.snapshot.layers where layer.isPrunable { targets[layer.index] = global }
+      for layer in state.snapshot.layers where layer.isPrunable { targets[layer.path] = global }
       state.scope = .global
     case .global:
       targets = layerTargets(state)
@@ -233,9 +233,9 @@ public enum Reducer {
   }
 
   /// Each prunable layer's sparsity on screen, as layer-scope targets.
-  private static func layerTargets(_ state: AppState) -> [Int: Double] {
+  private static func layerTargets(_ state: AppState) -> [ParameterPath: Double] {
     var targets = state.targets
-    for layer in state.snapshot.layers where layer.isPrunable { targets[layer.index] = state.expectedSparsity(of: layer) }
+    for layer in state.snapshot.layers where layer.isPrunable { targets[layer.path] = state.expectedSparsity(of: layer) }
     return targets
   }
 

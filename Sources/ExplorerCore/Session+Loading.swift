@@ -34,7 +34,7 @@ extension Session {
       state.base = model
       state.current = model
       state.targets = Dictionary(
-        ModelMetrics(model).layers.compactMap { layer in Int(layer.name.prefix { $0 != "." }).map { ($0, layer.sparsity) } },
+        zip(model.weightedLayers, ModelMetrics(model).layers).map { ($0.path, $1.sparsity) },
         uniquingKeysWith: { first, _ in first })
       state.initialTargets = state.targets
       state.tables = try scoreTables(for: model)

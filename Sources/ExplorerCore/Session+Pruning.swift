@@ -2,9 +2,9 @@ import PruneEngine
 
 /// A model's scores under one criterion: per layer for pruning, and summarised for drawing.
 struct ScoreTables {
-  /// By layer position; only the layers the criterion prunes.
-  var scores: [Int: LayerScores] = [:]
-  var distributions: [Int: ScoreDistribution] = [:]
+  /// By layer; only the layers the criterion prunes.
+  var scores: [ParameterPath: LayerScores] = [:]
+  var distributions: [ParameterPath: ScoreDistribution] = [:]
   /// Every layer's kept scores together, when the criterion ranks layers globally.
   var global: ScoreDistribution?
   /// The kept units ranked once for the scope last pruned in, so a key press costs one pass
@@ -26,7 +26,7 @@ extension Session {
     var merged: [Float] = []
     var mergedPruned = 0
     for layerScores in try PruningPipeline.scores(for: request, model: model, context: context) {
-      guard case .weighted(let dense) = model.layers[layerScores.layerIndex] else { continue }
+      guard let dense = model.weightedLayer(at: layerScores.layer) else { continue }
       let kept = Self.keptUnits(of: dense, granularity: granularity)
       var sorted: [Float] = []
       var values: [Float] = []
@@ -40,8 +40,8 @@ extension Session {
       merged += sorted
       mergedPruned += pruned
       sorted.sort(by: ScoreOrder.ranksBelow)
-      tables.scores[layerScores.layerIndex] = layerScores
-      tables.distributions[layerScores.layerIndex] = ScoreDistribution(sorted: sorted, values: values, prunedCount: pruned)
+      tables.scores[layerScores.layer] = layerScores
+      tables.distributions[layerScores.layer] = ScoreDistribution(sorted: sorted, values: values, prunedCount: pruned)
     }
     if criterion.supportsGlobalScope(granularity) {
       tables.global = ScoreDistribution(sorted: merged.sorted(by: ScoreOrder.ranksBelow), values: [], prunedCount: mergedPruned)
@@ -77,7 +77,7 @@ extension Session {
     let ranking =
       state.tables.ranking.flatMap { $0.scope == state.scope ? $0 : nil }
       ?? RankedPruning(
-        model: base, scores: state.tables.scores.values.sorted { $0.layerIndex < $1.layerIndex }, scope: state.scope)
+        model: base, scores: base.weightedLayers.compactMap { state.tables.scores[$0.path] }, scope: state.scope)
     state.tables.ranking = ranking
     let model = ranking.pruned(base, targets: state.targets)
     return criterion == .redundancy ? Redundancy.mergeRemoved(original: base, pruned: model) : model
@@ -141,12 +141,12 @@ extension Session {
     guard let current = state.current else { return }
     let metrics = ModelMetrics(current)
     let granularity = state.criterion.defaultGranularity
-    let layers: [LayerView] = current.weightedLayers.map { index, dense in
+    let layers: [LayerView] = current.weightedLayers.map { path, dense in
       LayerView(
-        index: index, shape: dense.weight.shape, parameters: dense.weight.count, nonzero: dense.weight.nonzeroCount,
-        keptRows: Self.keptUnits(of: dense, granularity: .neuron).count { $0 }, target: state.targets[index] ?? 0,
+        path: path, shape: dense.weight.shape, parameters: dense.weight.count, nonzero: dense.weight.nonzeroCount,
+        keptRows: Self.keptUnits(of: dense, granularity: .neuron).count { $0 }, target: state.targets[path] ?? 0,
         granularity: granularity,
-        scores: state.tables.distributions[index] ?? ScoreDistribution(sorted: [], values: []))
+        scores: state.tables.distributions[path] ?? ScoreDistribution(sorted: [], values: []))
     }
     let hasUnsavedChanges = current != state.saved
     let warnings = Checkpoint.nonFiniteWarnings(in: current)

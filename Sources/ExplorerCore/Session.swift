@@ -7,10 +7,10 @@ import Synchronization
 public enum SessionCommand: Sendable, Equatable {
   /// Target sparsity (of the criterion's units) per layer position; in global scope every
   /// prunable layer has the same target, the share of all units to prune.
-  case setTargets([Int: Double])
+  case setTargets([ParameterPath: Double])
   case setCriterion(Criterion)
   /// Switches scope with the targets that keep what is pruned (computed by the UI).
-  case setScope(PruningScope, targets: [Int: Double])
+  case setScope(PruningScope, targets: [ParameterPath: Double])
   case fineTune(epochs: Int)
   case cancel
   case save
@@ -80,8 +80,8 @@ public final class Session: Sendable {
     var base: Model?
     /// `base` pruned to the targets.
     var current: Model?
-    var targets: [Int: Double] = [:]
-    var initialTargets: [Int: Double] = [:]
+    var targets: [ParameterPath: Double] = [:]
+    var initialTargets: [ParameterPath: Double] = [:]
     var criterion: Criterion = .magnitude
     var scope: PruningScope = .layer
     var tables = ScoreTables()
@@ -98,7 +98,7 @@ public final class Session: Sendable {
   /// What `u` goes back to.
   struct UndoEntry {
     var base: Model
-    var targets: [Int: Double]
+    var targets: [ParameterPath: Double]
     var criterion: Criterion
     var scope: PruningScope
   }

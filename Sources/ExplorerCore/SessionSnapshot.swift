@@ -90,8 +90,9 @@ public struct ScoreDistribution: Sendable, Equatable {
 
 /// One prunable layer as the explorer shows it.
 public struct LayerView: Sendable, Equatable {
-  /// Position in the model (`0`, `2`, ...); the weight is `\(index).weight`.
-  public var index: Int
+  /// The path of the layer's module (`0`, `2`, ... in a Sequential model); the weight is
+  /// `\(path).weight`.
+  public var path: ParameterPath
   public var shape: [Int]
   public var parameters: Int
   /// Nonzero weights of the model as last pruned by the session.
@@ -107,10 +108,10 @@ public struct LayerView: Sendable, Equatable {
   public var scores: ScoreDistribution
 
   public init(
-    index: Int, shape: [Int], parameters: Int, nonzero: Int, keptRows: Int, target: Double,
+    path: ParameterPath, shape: [Int], parameters: Int, nonzero: Int, keptRows: Int, target: Double,
     granularity: Granularity, scores: ScoreDistribution
   ) {
-    self.index = index
+    self.path = path
     self.shape = shape
     self.parameters = parameters
     self.nonzero = nonzero
@@ -120,7 +121,7 @@ public struct LayerView: Sendable, Equatable {
     self.scores = scores
   }
 
-  public var name: String { "\(index).weight" }
+  public var name: String { path.appending("weight").description }
   /// Whether the layer is a convolution: its weight is `[filters, channels, kh, kw]`, where a
   /// Linear layer's is `[out, in]`.
   public var isConvolution: Bool { shape.count == 4 }

@@ -199,8 +199,8 @@ private final class RandomBuffer {
 
 /// Forward-pass times of one weighted layer with each kernel.
 public struct LayerTiming: Sendable, Equatable {
-  /// Position of the layer in `Model.layers` (its weight is `\(layerIndex).weight`).
-  public var layerIndex: Int
+  /// The path of the layer's module (its weight is `\(layer).weight`).
+  public var layer: ParameterPath
   /// Samples in the timed batch.
   public var batch: Int
   /// Seconds per batch with the dense GEMM (plus bias and ReLU), one thread.
@@ -215,10 +215,10 @@ public struct LayerTiming: Sendable, Equatable {
   public var singleSparseSeconds: Double
 
   public init(
-    layerIndex: Int, batch: Int, denseSeconds: Double, sparseSeconds: Double, singleDenseSeconds: Double,
+    layer: ParameterPath, batch: Int, denseSeconds: Double, sparseSeconds: Double, singleDenseSeconds: Double,
     singleSparseSeconds: Double
   ) {
-    self.layerIndex = layerIndex
+    self.layer = layer
     self.batch = batch
     self.denseSeconds = denseSeconds
     self.sparseSeconds = sparseSeconds
@@ -313,7 +313,7 @@ extension KernelBenchmark {
         )
       timings.append(
         LayerTiming(
-          layerIndex: layer.index, batch: batch, denseSeconds: dense, sparseSeconds: sparse,
+          layer: model.sequentialPath(layer.index), batch: batch, denseSeconds: dense, sparseSeconds: sparse,
           singleDenseSeconds: singleDense, singleSparseSeconds: singleSparse))
       if let pool = layer.pool {
         ConvolutionKernels.maxPool(activation, ld: ld, count: batch, pool: pool, into: workspace.outputs[l].pointer)
@@ -361,7 +361,7 @@ extension KernelBenchmark {
   public static func magnitudePruned(_ model: Model, sparsity: Double) -> Model {
     precondition(sparsity >= 0 && sparsity <= 1, "sparsity \(sparsity) outside [0, 1]")
     var pruned = model
-    for (index, dense) in model.weightedLayers {
+    for (path, dense) in model.weightedLayers {
       let weights = dense.weight.scalars
       let count = Int((sparsity * Double(weights.count)).rounded(.toNearestOrEven))
       let order = weights.indices.sorted { (abs(weights[$0]), $0) < (abs(weights[$1]), $1) }
@@ -369,7 +369,7 @@ extension KernelBenchmark {
       for position in order.prefix(count) { mask[position] = 0 }
       var layer = dense
       layer.setMask(mask)
-      pruned.layers[index] = .weighted(layer)
+      pruned.replaceWeightedLayer(at: path, with: layer)
     }
     return pruned
   }
@@ -381,7 +381,7 @@ extension KernelBenchmark {
   public static func rowPruned(_ model: Model, fraction: Double) -> Model {
     precondition(fraction >= 0 && fraction <= 1, "fraction \(fraction) outside [0, 1]")
     var pruned = model
-    for (index, dense) in model.weightedLayers.dropLast() {
+    for (path, dense) in model.weightedLayers.dropLast() {
       let columns = dense.inputCount
       let norms = (0..<dense.outputCount).map { row in
         dense.weight.scalars[(row * columns)..<((row + 1) * columns)].reduce(0.0) { $0 + Double($1) * Double($1) }
@@ -394,7 +394,7 @@ extension KernelBenchmark {
       }
       var layer = dense
       layer.setMask(mask)
-      pruned.layers[index] = .weighted(layer)
+      pruned.replaceWeightedLayer(at: path, with: layer)
     }
     return pruned
   }

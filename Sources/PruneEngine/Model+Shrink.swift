@@ -26,13 +26,13 @@ extension Model {
   /// removed, and a hidden layer keeps at least one neuron (its lowest-numbered dead one) so that
   /// every layer has a width.
   ///
-  /// - Returns: the shrunk model and, per weighted layer position that lost neurons or filters,
-  ///   their numbers in the original layer, ascending.
+  /// - Returns: the shrunk model and, per weighted layer that lost neurons or filters, their
+  ///   numbers in the original layer, ascending.
   /// - Complexity: O(parameters).
-  public func shrunk() -> (model: Model, removed: [Int: [Int]]) {
+  public func shrunk() -> (model: Model, removed: [ParameterPath: [Int]]) {
     var layers = self.layers
-    var removed: [Int: [Int]] = [:]
-    let positions = weightedLayers.map(\.index)
+    var removed: [ParameterPath: [Int]] = [:]
+    let positions = layers.indices.filter { if case .weighted = layers[$0] { true } else { false } }
     for (k, position) in positions.enumerated().dropLast() {
       let nextPosition = positions[k + 1]
       guard case .weighted(let layer) = layers[position], case .weighted(let next) = layers[nextPosition],
@@ -57,7 +57,7 @@ extension Model {
       let nextBias = Self.foldedBias(of: next, constants: dead.map { constants[$0] }, units: dead, span: span)
       layers[position] = .weighted(layer.removingOutputs(dead))
       layers[nextPosition] = .weighted(next.removingInputs(columns, bias: nextBias))
-      removed[position] = dead
+      removed[sequentialPath(position)] = dead
     }
     return (Model(layers: layers, inputShape: inputShape), removed)
   }

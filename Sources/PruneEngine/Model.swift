@@ -9,24 +9,56 @@ public enum Layer: Sendable, Equatable {
   case flatten
 }
 
-/// A feed-forward classifier: a sequence of layers ending in logits, trained with softmax
-/// cross-entropy.
+/// A classifier: a module tree ending in logits, trained with softmax cross-entropy, and its
+/// tensors by path.
 ///
-/// Layer `i` owns the parameters `i.weight` and `i.bias`, exactly as an `nn.Sequential` state
-/// dict names them, so checkpoints, masks, reports and the UI share those names.
+/// A model built from layers is an `nn.Sequential`: layer `i` owns the parameters `i.weight`
+/// and `i.bias`, exactly as its state dict names them, so checkpoints, masks, reports and the UI
+/// share those names.
 public struct Model: Sendable, Equatable {
-  public var layers: [Layer]
+  /// The modules, named as PyTorch names the equivalent `nn.Module`.
+  public private(set) var module: Module
+  /// Every tensor by path; a pruned weight carries its mask, and its pruned entries are zero.
+  public private(set) var parameters: ParameterStore
   /// `[features]` for a flat input, `[channels, height, width]` for images.
   public var inputShape: [Int]
 
-  /// A model over given layers, which must fit `inputShape` (by default the first layer's
-  /// inputs, for a model that starts with a Linear layer).
+  /// A model over a module tree and its tensors, which must be exactly the tree's parameters
+  /// with their shapes, in order.
+  public init(module: Module, parameters: ParameterStore, inputShape: [Int]) {
+    let expected = module.parameterShapes()
+    precondition(
+      expected.map(\.path) == parameters.paths && zip(expected, parameters.parameters).allSatisfy { $0.shape == $1.value.shape },
+      "the parameters do not fit the modules")
+    self.module = module
+    self.parameters = parameters
+    self.inputShape = inputShape
+  }
+
+  /// An `nn.Sequential` over given layers, which must fit `inputShape` (by default the first
+  /// layer's inputs, for a model that starts with a Linear layer).
   public init(layers: [Layer], inputShape: [Int]? = nil) {
-    self.layers = layers
     let first = layers.lazy.compactMap { layer -> WeightedLayer? in
       if case .weighted(let weighted) = layer { weighted } else { nil }
     }.first
-    self.inputShape = inputShape ?? [first?.inputCount ?? 0]
+    var children: [Module.Child] = []
+    var parameters: [Parameter] = []
+    for (index, layer) in layers.enumerated() {
+      let name = String(index)
+      switch layer {
+      case .weighted(let weighted):
+        let path = ParameterPath.root.appending(name)
+        children.append(Module.Child(name, weighted.module))
+        parameters.append(Parameter(path: path.appending("weight"), role: .weight, tensor: weighted.weight, mask: weighted.mask))
+        parameters.append(Parameter(path: path.appending("bias"), role: .bias, tensor: weighted.bias))
+      case .relu: children.append(Module.Child(name, .relu))
+      case .maxPool(let size): children.append(Module.Child(name, .maxPool(size: size)))
+      case .flatten: children.append(Module.Child(name, .flatten))
+      }
+    }
+    self.init(
+      module: .sequential(children), parameters: ParameterStore(parameters),
+      inputShape: inputShape ?? [first?.inputCount ?? 0])
   }
 
   /// A freshly initialised model of an architecture, which must be valid (`shapes()` succeeds).
@@ -49,6 +81,28 @@ public struct Model: Sendable, Equatable {
     self.init(layers: layers, inputShape: architecture.inputShape)
   }
 
+  /// The layers of an `nn.Sequential` model, in order: the Sequential layout of the tree. Setting
+  /// them replaces the model's modules and tensors.
+  public var layers: [Layer] {
+    get {
+      guard case .sequential(let children) = module else { preconditionFailure("not a Sequential model") }
+      return children.map { child in
+        switch child.module {
+        case .linear, .conv2d:
+          guard let weighted = weightedLayer(at: ParameterPath.root.appending(child.name)) else {
+            preconditionFailure("no parameters for layer \(child.name)")
+          }
+          return .weighted(weighted)
+        case .relu: return .relu
+        case .maxPool(let size): return .maxPool(size: size)
+        case .flatten: return .flatten
+        default: preconditionFailure("\(child.name) is not a Sequential layer")
+        }
+      }
+    }
+    set { self = Model(layers: newValue, inputShape: inputShape) }
+  }
+
   /// The architecture these layers form.
   public var architecture: Architecture {
     Architecture(
@@ -68,11 +122,41 @@ public struct Model: Sendable, Equatable {
       })
   }
 
-  /// The weighted (Linear and Conv2d) layers with their positions in `layers`.
-  public var weightedLayers: [(index: Int, layer: WeightedLayer)] {
-    layers.enumerated().compactMap { index, layer in
-      if case .weighted(let weighted) = layer { (index, weighted) } else { nil }
+  /// The weighted (Linear and Conv2d) layers in module order, by the path of their module
+  /// (`0`, `2`, ... in a Sequential model).
+  public var weightedLayers: [(path: ParameterPath, layer: WeightedLayer)] {
+    weightedPaths(of: module, at: .root).compactMap { path in weightedLayer(at: path).map { (path, $0) } }
+  }
+
+  /// The weighted layer whose module is at `path`; nil when there is none.
+  public func weightedLayer(at path: ParameterPath) -> WeightedLayer? {
+    guard let kind = weightedKind(at: path), let weight = parameters[path.appending("weight")],
+      let weights = weight.tensor, let biases = parameters[path.appending("bias")]?.tensor
+    else { return nil }
+    return WeightedLayer(kind: kind, weight: weights, bias: biases, zeroedMask: weight.mask)
+  }
+
+  /// Replaces the weights, bias and mask of the weighted layer at `path`, keeping its shapes.
+  public mutating func replaceWeightedLayer(at path: ParameterPath, with layer: WeightedLayer) {
+    guard let weight = parameters[path.appending("weight")], weight.value.shape == layer.weight.shape else {
+      preconditionFailure("no weighted layer at \(path) of shape \(layer.weight.shape)")
     }
+    parameters.update(Parameter(path: weight.path, role: .weight, tensor: layer.weight, mask: layer.mask))
+    parameters.update(Parameter(path: path.appending("bias"), role: .bias, tensor: layer.bias))
+  }
+
+  /// The position in `layers` of the Sequential layer at `path`; nil when there is none.
+  public func position(of path: ParameterPath) -> Int? {
+    guard case .sequential(let children) = module else { return nil }
+    return children.firstIndex { $0.name == path.description }
+  }
+
+  /// The path of the Sequential layer at `position` in `layers`.
+  public func sequentialPath(_ position: Int) -> ParameterPath {
+    guard case .sequential(let children) = module, children.indices.contains(position) else {
+      preconditionFailure("no Sequential layer \(position)")
+    }
+    return ParameterPath.root.appending(children[position].name)
   }
 
   /// Number of input features.
@@ -83,13 +167,31 @@ public struct Model: Sendable, Equatable {
   /// Whether any layer is a convolution.
   public var hasConvolutions: Bool { weightedLayers.contains { $0.layer.isConvolution } }
 
-  /// Every parameter tensor by its state-dict name (`0.weight`, `0.bias`, `2.weight`, ...).
+  /// Every fp32 tensor by its state-dict name (`0.weight`, `0.bias`, `2.weight`, ...).
   public var namedParameters: [(name: String, tensor: Tensor)] {
-    weightedLayers.flatMap { index, weighted in
-      [("\(index).weight", weighted.weight), ("\(index).bias", weighted.bias)]
-    }
+    parameters.parameters.compactMap { parameter in parameter.tensor.map { (parameter.path.description, $0) } }
   }
 
   /// Total number of parameters, biases included.
   public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.tensor.count } }
+
+  private func weightedPaths(of module: Module, at path: ParameterPath) -> [ParameterPath] {
+    switch module {
+    case .linear, .conv2d: [path]
+    default: module.children.flatMap { weightedPaths(of: $0.module, at: path.appending($0.name)) }
+    }
+  }
+
+  private func weightedKind(at path: ParameterPath) -> WeightedLayer.Kind? {
+    var current = module
+    for component in path.components {
+      guard let child = current.children.first(where: { $0.name == component }) else { return nil }
+      current = child.module
+    }
+    switch current {
+    case .linear: return .linear
+    case .conv2d(_, _, _, let stride, let padding, _): return .conv(stride: stride, padding: padding)
+    default: return nil
+    }
+  }
 }

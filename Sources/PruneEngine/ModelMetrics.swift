@@ -85,10 +85,10 @@ public struct ModelMetrics: Sendable, Equatable {
   /// architecture gives each layer.
   public init(_ model: Model) {
     let shapes = (try? model.architecture.shapes()) ?? []
-    layers = model.weightedLayers.map { index, dense in
-      let output = index < shapes.count ? shapes[index] : []
+    layers = model.weightedLayers.map { path, dense in
+      let output = model.position(of: path).flatMap { shapes.indices.contains($0) ? shapes[$0] : nil } ?? []
       return LayerMetrics(
-        name: "\(index).weight", shape: dense.weight.shape, parameters: dense.weight.count,
+        name: path.appending("weight").description, shape: dense.weight.shape, parameters: dense.weight.count,
         nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense),
         positions: dense.isConvolution && output.count == 3 ? output[1] * output[2] : 1,
         liveRows: Self.liveRows(dense), isConvolution: dense.isConvolution)

@@ -181,7 +181,7 @@ public enum Trainer {
         if let masks, globalStep <= masks.lastStep,
           globalStep % masks.interval == 0 || globalStep == masks.lastStep
         {
-          state.plan.adoptMasks(of: try masks.update(state.model(), globalStep).parameterStore)
+          state.plan.adoptMasks(of: try masks.update(state.model(), globalStep).parameters)
         }
         let first = batch * batchSize
         let n = min(batchSize, dataset.count - first)
@@ -239,7 +239,7 @@ final class TrainingState {
   init(model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, weightDecay: Float, maskAll: Bool) {
     template = model
     plan = ExecutionPlan(
-      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: capacity,
+      model: model, capacity: capacity,
       gradients: true, maskAll: maskAll)
     let trained = plan.parameters.filter { $0.gradient != nil }
     values = trained.map(\.value)
@@ -257,7 +257,9 @@ final class TrainingState {
   }
 
   /// The parameters as a `Model` value.
-  func model() -> Model { template.updating(from: plan.parameterStore()) }
+  func model() -> Model {
+    Model(module: template.module, parameters: plan.parameterStore(), inputShape: template.inputShape)
+  }
 
   /// One optimizer step on the samples `indices`; returns the batch's mean loss.
   func step(indices: UnsafeBufferPointer<Int32>, dataset: Dataset, learningRateScale: Float, threads: Int) -> Double {

@@ -47,6 +47,24 @@ public struct WeightedLayer: Sendable, Equatable {
     if let mask { setMask(mask) }
   }
 
+  /// A layer over weights already zero where `mask` is 0 (a model's own tensors), without the
+  /// pass (and the copy) that zeroing them would cost.
+  init(kind: Kind, weight: Tensor, bias: Tensor, zeroedMask mask: [UInt8]?) {
+    self.kind = kind
+    self.weight = weight
+    self.bias = bias
+    self.mask = mask
+  }
+
+  /// The layer's module: `nn.Linear` or `nn.Conv2d` with a bias.
+  var module: Module {
+    switch kind {
+    case .linear: .linear(inputs: inputCount, outputs: outputCount)
+    case .conv(let stride, let padding):
+      .conv2d(channels: inputChannels, filters: outputCount, kernel: weight.shape[2], stride: stride, padding: padding, bias: true)
+    }
+  }
+
   /// Replaces the mask and zeroes the weights it prunes.
   public mutating func setMask(_ newMask: [UInt8]) {
     precondition(newMask.count == weight.count, "mask of \(newMask.count) entries for \(weight.count) weights")

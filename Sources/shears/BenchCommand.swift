@@ -150,7 +150,7 @@ struct BenchCommand: ParsableCommand {
           singleSampleKernels: evaluators[index].singleSampleKernels.map(\.rawValue),
           layers: zip(pruned.weightedLayers, layers).map { dense, timing in
             BenchResult.LayerFigure(
-              name: "\(timing.layerIndex).weight", density: densityOf(dense.layer),
+              name: timing.layer.appending("weight").description, density: densityOf(dense.layer),
               denseMicroseconds: timing.denseSeconds * 1e6, sparseMicroseconds: timing.sparseSeconds * 1e6,
               singleDenseMicroseconds: timing.singleDenseSeconds * 1e6,
               singleSparseMicroseconds: timing.singleSparseSeconds * 1e6)

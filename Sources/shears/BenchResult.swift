@@ -244,16 +244,16 @@ struct LayerTable {
     let shrunkTimings = shrunk.map {
       KernelBenchmark.layerTimings(model: $0, dataset: dataset, clock: clock, repetitions: repetitions)
     }
-    let shrunkLayers = Dictionary(uniqueKeysWithValues: (shrunk?.weightedLayers ?? []).map { ($0.index, $0.layer) })
+    let shrunkLayers = Dictionary(uniqueKeysWithValues: (shrunk?.weightedLayers ?? []).map { ($0.path, $0.layer) })
     rows = zip(model.weightedLayers, timings).map { weighted, timing in
-      let shrunkTiming = shrunkTimings?.first { $0.layerIndex == timing.layerIndex }
+      let shrunkTiming = shrunkTimings?.first { $0.layer == timing.layer }
       return Row(
-        name: "\(timing.layerIndex).weight", shape: weighted.layer.weight.shape,
+        name: timing.layer.appending("weight").description, shape: weighted.layer.weight.shape,
         density: Double(weighted.layer.weight.nonzeroCount) / Double(max(1, weighted.layer.weight.count)),
         denseMicroseconds: timing.denseSeconds * 1e6, sparseMicroseconds: timing.sparseSeconds * 1e6,
         singleDenseMicroseconds: timing.singleDenseSeconds * 1e6,
         singleSparseMicroseconds: timing.singleSparseSeconds * 1e6,
-        shrunkShape: shrunkLayers[timing.layerIndex]?.weight.shape,
+        shrunkShape: shrunkLayers[timing.layer]?.weight.shape,
         shrunkMicroseconds: shrunkTiming.map { $0.denseSeconds * 1e6 })
     }
   }

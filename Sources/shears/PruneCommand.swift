@@ -62,16 +62,16 @@ struct PruneCommand: ParsableCommand {
     } else {
       try Console.output(result.model.table)
       for layer in outcome.layers {
-        let isConvolution = loaded.weightedLayers.contains { $0.index == layer.layerIndex && $0.layer.isConvolution }
+        let isConvolution = loaded.weightedLayer(at: layer.layer)?.isConvolution == true
         let unit = request.granularity == .weight ? "weights" : isConvolution ? "filters" : "neurons"
         try Console.output(
-          "layer \(layer.layerIndex): pruned \(layer.prunedUnits) of \(layer.keptUnitsBefore) \(unit) still kept"
+          "layer \(layer.layer): pruned \(layer.prunedUnits) of \(layer.keptUnitsBefore) \(unit) still kept"
             + (layer.tiesAtCut > 0 ? " (\(layer.tiesAtCut) tied at the cut, lowest index pruned first)" : ""))
       }
-      for (index, rows) in removed.sorted(by: { $0.key < $1.key }) {
-        guard case .weighted(let layer) = outcome.model.layers[index] else { continue }
+      for (path, layer) in outcome.model.weightedLayers {
+        guard let rows = removed[path] else { continue }
         let unit = layer.isConvolution ? "filters" : "neurons"
-        try Console.output("shrink: layer \(index) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
+        try Console.output("shrink: layer \(path) keeps \(layer.outputCount - rows.count) of \(layer.outputCount) \(unit)")
       }
       if let shift {
         try Console.output(String(format: "outputs moved: mean |Δlogit| %.5f, max %.5f", shift.meanAbsolute, shift.maximumAbsolute))
@@ -99,7 +99,7 @@ struct OutputShift: Encodable {
 /// `prune --json`.
 struct PruneResult: Encodable {
   struct Layer: Encodable {
-    var layer: Int
+    var layer: LayerName
     var pruned: Int
     var keptBefore: Int
     var tiesAtCut: Int
@@ -120,7 +120,7 @@ struct PruneResult: Encodable {
     try container.encode(evaluation.loss, forKey: .loss)
     try container.encode(evaluation.samples, forKey: .samples)
     try container.encode(
-      layers.map { Layer(layer: $0.layerIndex, pruned: $0.prunedUnits, keptBefore: $0.keptUnitsBefore, tiesAtCut: $0.tiesAtCut) },
+      layers.map { Layer(layer: LayerName($0.layer), pruned: $0.prunedUnits, keptBefore: $0.keptUnitsBefore, tiesAtCut: $0.tiesAtCut) },
       forKey: .pruned)
     try container.encodeIfPresent(outputShift, forKey: .outputShift)
     try container.encode(out, forKey: .out)

@@ -22,7 +22,9 @@ struct CriterionOptions: ParsableArguments {
 
   @Option(
     name: .long,
-    help: ArgumentHelp("Prune only these Linear or Conv2d layers, e.g. 0,2 (default: all).", valueName: "LIST"))
+    help: ArgumentHelp(
+      "Prune only these Linear or Conv2d layers, e.g. 0,2 (default: all); a module path names every layer under it.",
+      valueName: "LIST"))
   var layers: String?
 
   @Option(name: .long, help: "Seed for the random criterion, 0 to 2^64-1.")
@@ -30,20 +32,21 @@ struct CriterionOptions: ParsableArguments {
 
   var granularity: Granularity { structured ? .neuron : criterion.defaultGranularity }
 
-  /// The `--layers` positions, checked as numbers (the model checks they exist).
-  func layerIndices() throws -> [Int]? {
+  /// The `--layers` paths, checked as names (the model checks they exist).
+  func layerPaths() throws -> [ParameterPath]? {
     guard let layers else { return nil }
     return try layers.split(separator: ",", omittingEmptySubsequences: false).map { field in
-      guard let index = Int(field.trimmingCharacters(in: .whitespaces)), index >= 0 else {
+      guard let path = ParameterPath(field.trimmingCharacters(in: .whitespaces)), path != .root else {
         throw ShearsError(
-          "--layers \(layers)", "'\(field)' is not a layer number (as nn.Sequential numbers them: 0,2 in an MLP)")
+          "--layers \(layers)",
+          "'\(field)' is not a layer name (a module path as the state dict names it: 0,2 in an MLP)")
       }
-      return index
+      return path
     }
   }
 
   func request(rule: PruningRule) throws -> PruningRequest {
-    PruningRequest(criterion: criterion, granularity: granularity, scope: scope, rule: rule, layers: try layerIndices())
+    PruningRequest(criterion: criterion, granularity: granularity, scope: scope, rule: rule, layers: try layerPaths())
   }
 
   /// A short description for histories and reports: `magnitude scope=layer`.

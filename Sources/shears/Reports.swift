@@ -92,7 +92,7 @@ struct ModelReport: Encodable {
 
 extension String {
   /// The string with spaces in front up to `width` characters.
-  fileprivate func leftPadded(to width: Int) -> String {
+  func leftPadded(to width: Int) -> String {
     String(repeating: " ", count: max(0, width - count)) + self
   }
 }
@@ -104,5 +104,24 @@ enum JSONOutput {
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.outputFormatting = [.sortedKeys]
     try Console.output(String(decoding: try encoder.encode(value), as: UTF8.self))
+  }
+}
+
+/// A layer's name in JSON: its module path, and for a Sequential layer (whose path is its
+/// index) the number it has always been, so scripts reading `"layer": 0` keep working.
+struct LayerName: Encodable, Equatable {
+  let path: ParameterPath
+
+  init(_ path: ParameterPath) {
+    self.path = path
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    if let index = Int(path.description) {
+      try container.encode(index)
+    } else {
+      try container.encode(path.description)
+    }
   }
 }

@@ -121,7 +121,7 @@ struct SensitivityCommand: ParsableCommand {
           try PruningPipeline.apply(request, to: loaded, scores: scores).model
         }
         let evaluation = Evaluator(model: pruned).evaluate(work.test)
-        let sparsity = ModelMetrics(pruned).layers.first { $0.name == "\(layer).weight" }?.sparsity ?? 0
+        let sparsity = ModelMetrics(pruned).layers.first { $0.name == layer.appending("weight").description }?.sparsity ?? 0
         rows.append(
           CurveRow(layer: layer, amount: text, sparsity: sparsity, accuracy: evaluation.accuracy, loss: evaluation.loss))
       }
@@ -166,7 +166,7 @@ enum AmountList {
 
 /// One point of an accuracy-sparsity curve; `layer` is set for sensitivity rows.
 struct CurveRow: Encodable {
-  var layer: Int?
+  var layer: ParameterPath?
   var amount: String
   var sparsity: Double
   var accuracy: Double
@@ -176,7 +176,7 @@ struct CurveRow: Encodable {
 
   func encode(to encoder: Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
-    try container.encodeIfPresent(layer, forKey: .layer)
+    try container.encodeIfPresent(layer.map(LayerName.init), forKey: .layer)
     // A count stays an integer in JSON; a fraction a number.
     if let count = Int(amount) { try container.encode(count, forKey: .amount) } else {
       try container.encode(Double(amount) ?? 0, forKey: .amount)
@@ -207,7 +207,7 @@ enum CurveOutput {
     try Console.output((hasLayer ? "layer  " : "") + "amount  sparsity  accuracy    loss")
     for row in rows {
       try Console.output(
-        (row.layer.map { String(format: "%5d  ", $0) } ?? "")
+        (row.layer.map { $0.description.leftPadded(to: 5) + "  " } ?? "")
           + row.amount.padding(toLength: 6, withPad: " ", startingAt: 0)
           + String(format: "  %7.2f%%  %8.4f  %6.4f", row.sparsity * 100, row.accuracy, row.loss))
     }

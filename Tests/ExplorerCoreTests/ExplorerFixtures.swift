@@ -25,7 +25,7 @@ enum Fixture {
     let columns = weights.count / shape[0]
     let keptRows = (0..<shape[0]).count { row in (row * columns..<(row + 1) * columns).contains { !prunedWeights.contains($0) } }
     return LayerView(
-      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned, keptRows: keptRows,
+      path: ParameterPath(integerLiteral: index), shape: shape, parameters: weights.count, nonzero: weights.count - pruned, keptRows: keptRows,
       target: target, granularity: .weight, scores: scores)
   }
 
@@ -39,7 +39,7 @@ enum Fixture {
     let scores = ScoreDistribution(sorted: norms.sorted(), values: norms)
     let pruned = scores.newlyPruned(at: target)
     return LayerView(
-      index: index, shape: shape, parameters: weights.count, nonzero: weights.count - pruned * columns,
+      path: ParameterPath(integerLiteral: index), shape: shape, parameters: weights.count, nonzero: weights.count - pruned * columns,
       keptRows: shape[0] - pruned, target: target, granularity: .neuron, scores: scores)
   }
 

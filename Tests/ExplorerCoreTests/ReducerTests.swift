@@ -10,7 +10,7 @@ struct ReducerTests {
     keys.flatMap { Reducer.reduce(&state, .key($0)) }
   }
 
-  private func targets(_ values: [Double]) -> [Int: Double] { [0: values[0], 2: values[1], 4: values[2]] }
+  private func targets(_ values: [Double]) -> [ParameterPath: Double] { [0: values[0], 2: values[1], 4: values[2]] }
 
   /// A snapshot in global scope with every layer at `target`.
   private func globalSnapshot(_ target: Double) -> SessionSnapshot {

@@ -75,7 +75,7 @@ struct SessionConvolutionTests {
 
     var state = AppState(width: 80, height: 24)
     _ = Reducer.reduce(&state, .snapshot(scored))
-    let targets: [Int: Double] = [0: 0.5, 3: 0.5, 7: 0.25, 9: 0]
+    let targets: [ParameterPath: Double] = [0: 0.5, 3: 0.5, 7: 0.25, 9: 0]
     state.targets = targets
     let pruned = run(.setTargets(targets), on: session)
     // 2 of 4 and 3 of 6 filters, 3 of 12 neurons, whole rows of 25, 36 and 150 weights.

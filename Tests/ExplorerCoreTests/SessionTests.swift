@@ -106,7 +106,7 @@ struct SessionTests {
     var state = AppState(width: 80, height: 24)
     _ = Reducer.reduce(&state, .snapshot(snapshot))
     #expect(snapshot.layers.map { state.expectedNonzero(of: $0) } == snapshot.layers.map(\.nonzero))
-    #expect(snapshot.layers.map { $0.parameters - (state.globalPrunedUnits[$0.index] ?? -1) } == snapshot.layers.map(\.nonzero))
+    #expect(snapshot.layers.map { $0.parameters - (state.globalPrunedUnits[$0.path] ?? -1) } == snapshot.layers.map(\.nonzero))
   }
 
   @Test func globalScopeIsRefusedForCriteriaThatRankWithinALayer() throws {

@@ -110,7 +110,7 @@ private func prune(_ model: inout Model, layer index: Int, where pruned: (Int) -
 func convolutionalLayoutsAreInferred(_ layers: [(Int, [Int])], expected: String) throws {
   let model = try load(stateDict(layers.map { (index: $0.0, shape: $0.1) })).model
   #expect(model.architecture.description == expected)
-  #expect(model.weightedLayers.map(\.index) == layers.map(\.0))
+  #expect(model.weightedLayers.map(\.path) == layers.map { ParameterPath(integerLiteral: $0.0) })
 }
 
 // MARK: - Metadata

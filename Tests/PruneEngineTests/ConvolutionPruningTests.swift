@@ -57,13 +57,13 @@ struct ConvolutionScoringTests {
     // Eight samples are one mini-batch: the score is |∂(mean loss)/∂w|.
     for index in [0, 4] {
       let expected = reference.weightGradient(layer: index, data: data, count: 8).map(abs)
-      let gradient = try ScoringFixtures.scores(.gradient, model: model, layers: [index], data: data)[0]
+      let gradient = try ScoringFixtures.scores(.gradient, model: model, layers: [ParameterPath(integerLiteral: index)], data: data)[0]
       #expect(gradient.count == expected.count)
       #expect(
         zip(gradient, expected).allSatisfy { isClose(Double($0), $1, absolute: 1e-5, relative: 1e-3) },
         "layer \(index): \(gradient) against \(expected)")
       let weights = ConvolutionFixtures.layer(model, index).weight.scalars
-      let taylor = try ScoringFixtures.scores(.taylor, model: model, layers: [index], data: data)[0]
+      let taylor = try ScoringFixtures.scores(.taylor, model: model, layers: [ParameterPath(integerLiteral: index)], data: data)[0]
       #expect(
         zip(taylor, zip(weights, expected)).allSatisfy {
           isClose(Double($0), Double(abs($1.0)) * $1.1, absolute: 1e-5, relative: 1e-3)
@@ -108,7 +108,7 @@ struct ConvolutionScoringTests {
     let model = try ConvolutionFixtures.randomModel("cnn:1x6x6-conv3k3-pool2-fc2", seed: 31)
     let scores = try ScoringFixtures.scores(.random, model: model, layers: [0, 4], data: nil, seed: 5)
     #expect(scores.map(\.count) == [27, 24])
-    #expect(scores[0] == Scoring.randomScores(count: 27, seed: 5, layerIndex: 0))
+    #expect(scores[0] == Scoring.randomScores(count: 27, seed: 5, layer: 0))
   }
 }
 
@@ -128,7 +128,7 @@ struct ConvolutionPrunerTests {
   }
 
   private func prune(
-    _ model: Model, _ criterion: Criterion, _ rule: PruningRule, scope: PruningScope = .layer, layers: [Int]? = [0]
+    _ model: Model, _ criterion: Criterion, _ rule: PruningRule, scope: PruningScope = .layer, layers: [ParameterPath]? = [0]
   )
     throws -> PruningOutcome
   {
@@ -205,7 +205,7 @@ struct ConvolutionPrunerTests {
     // The removed channel's outgoing weights are zero and masked.
     let next = model.weightedLayers[1]
     let span = next.layer.inputCount / 3
-    let merged = ConvolutionFixtures.layer(outcome.model, next.index)
+    let merged = try #require(outcome.model.weightedLayer(at: next.path))
     for row in 0..<merged.outputCount {
       #expect(merged.keptMask[(row * merged.inputCount)..<(row * merged.inputCount + span)].allSatisfy { $0 == 0 })
     }

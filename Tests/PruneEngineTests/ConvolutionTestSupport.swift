@@ -9,10 +9,11 @@ enum ConvolutionFixtures {
   static func randomModel(_ architecture: String, seed: UInt64, biasScale: Float = 0.2) throws -> Model {
     var generator = SeededGenerator(seed: seed)
     var model = Model(architecture: try Architecture(parsing: architecture), generator: &generator)
-    for (index, weighted) in model.weightedLayers {
+    for (path, weighted) in model.weightedLayers {
+      let index = model.position(of: path)!
       var layer = weighted
       layer.bias.scalars = randomFloats(layer.outputCount, seed: seed &+ UInt64(index) &+ 100).map { $0 * biasScale }
-      model.layers[index] = .weighted(layer)
+      model.replaceWeightedLayer(at: path, with: layer)
     }
     return model
   }

@@ -44,7 +44,7 @@ struct ConvolutionTests {
     #expect(zip(denseLogits, sparse.logits(dataset)).allSatisfy { $0.bitPattern == $1.bitPattern })
 
     let plan = ExecutionPlan(
-      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: dataset.count,
+      model: model, capacity: dataset.count,
       gradients: false)
     dataset.gatherFeatureMajor(range: 0..<dataset.count, into: plan.input, leadingDimension: dataset.count)
     plan.forward(count: dataset.count, mode: .training, threads: 1)

@@ -29,11 +29,11 @@ struct ExecutionPlanTests {
     guard case .weighted(var conv) = model.layers[0] else { return }
     conv.setMask((0..<conv.weight.count).map { $0 % 2 == 0 ? 1 : 0 })
     model.layers[0] = .weighted(conv)
-    let store = model.parameterStore
+    let store = model.parameters
     #expect(store.paths.map(\.description) == ["0.weight", "0.bias", "4.weight", "4.bias"])
     #expect(store[ParameterPath("0.weight")!]?.mask == conv.mask)
     #expect(store[ParameterPath("4.weight")!]?.mask == nil)
-    #expect(model.updating(from: store) == model)
+    #expect(Model(module: model.module, parameters: store, inputShape: model.inputShape) == model)
     #expect(model.module.parameterShapes().map(\.path) == store.paths)
   }
 
@@ -46,14 +46,14 @@ struct ExecutionPlanTests {
     let dataset = bandDataset(samples: 64, classes: 4, side: 6, seed: 9)
     for pruned in [false, true] {
       if pruned {
-        for (index, layer) in model.weightedLayers {
+        for (path, layer) in model.weightedLayers {
           var layer = layer
           layer.setMask((0..<layer.weight.count).map { ($0 * 7) % 10 < 6 ? 0 : 1 })
-          model.layers[index] = .weighted(layer)
+          model.replaceWeightedLayer(at: path, with: layer)
         }
       }
       let plan = ExecutionPlan(
-        module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: 64,
+        model: model, capacity: 64,
         gradients: false)
       dataset.gatherFeatureMajor(range: 0..<64, into: plan.input, leadingDimension: 64)
       plan.forward(count: 64, mode: .inference, threads: 2)
@@ -130,5 +130,42 @@ struct ExecutionPlanTests {
     for o in 0..<100 {
       #expect(isClose(gradient[o], outputs[(o * 20)..<(o * 20 + 20)].reduce(0, +)))
     }
+  }
+}
+
+struct LayerSelectionTests {
+  /// A model whose layers sit in nested modules, as in a ResNet or a transformer.
+  static let nested: Model = {
+    let module = Module.sequential([
+      .init(
+        "features",
+        .sequential([
+          .init("0", .linear(inputs: 4, outputs: 3)), .init("1", .relu), .init("2", .linear(inputs: 3, outputs: 3)),
+        ])),
+      .init("relu", .relu), .init("fc", .linear(inputs: 3, outputs: 2)),
+    ])
+    return Model(module: module, parameters: GradientCheckTests.randomStore(module, seed: 1), inputShape: [4])
+  }()
+
+  @Test func layersAreFoundByModulePathWeightOrEnclosingModule() throws {
+    let model = Self.nested
+    #expect(model.weightedLayers.map(\.path.description) == ["features.0", "features.2", "fc"])
+    #expect(try Pruner.layers(named: ParameterPath("features")!, in: model).map(\.description) == ["features.0", "features.2"])
+    #expect(try Pruner.layers(named: ParameterPath("features.2.weight")!, in: model).map(\.description) == ["features.2"])
+    #expect(try Pruner.layers(named: ParameterPath("fc")!, in: model).map(\.description) == ["fc"])
+    for missing in ["feature", "features.1", "fc.bias", "classifier"] {
+      #expect(throws: ShearsError.self) { try Pruner.layers(named: ParameterPath(missing)!, in: model) }
+    }
+  }
+
+  /// Pruning, scoring and their reports work on nested paths as on Sequential indices.
+  @Test func nestedLayersPruneByPath() throws {
+    let request = PruningRequest(criterion: .magnitude, rule: .fraction(0.5), layers: [ParameterPath("features")!])
+    let outcome = try PruningPipeline.apply(request, to: Self.nested, context: ScoringContext(seed: 1, threads: 1))
+    #expect(outcome.layers.map(\.layer.description) == ["features.0", "features.2"])
+    #expect(outcome.model.weightedLayer(at: ParameterPath("features.0")!)?.keptCount == 6)
+    // round(0.5 · 9) = 4 pruned, Python's half to even.
+    #expect(outcome.model.weightedLayer(at: ParameterPath("features.2")!)?.keptCount == 5)
+    #expect(outcome.model.weightedLayer(at: ParameterPath("fc")!)?.mask == nil)
   }
 }

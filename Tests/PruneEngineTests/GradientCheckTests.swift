@@ -65,15 +65,15 @@ struct GradientCheckTests {
     var generator = SeededGenerator(seed: 3)
     var model = Model(architecture: architecture, generator: &generator)
     // Non-zero biases, so the bias gradients are exercised away from the initial state.
-    for (index, dense) in model.weightedLayers {
+    for (path, dense) in model.weightedLayers {
       var layer = dense
-      layer.bias.scalars = randomFloats(layer.outputCount, seed: UInt64(index)).map { $0 * 0.1 }
-      model.layers[index] = .weighted(layer)
+      layer.bias.scalars = randomFloats(layer.outputCount, seed: UInt64(model.position(of: path)!)).map { $0 * 0.1 }
+      model.replaceWeightedLayer(at: path, with: layer)
     }
     let side = Int(Double(architecture.inputCount).squareRoot())
     let dataset = bandDataset(samples: 6, classes: architecture.classCount, side: side, seed: 4)
     #expect(dataset.featureCount == architecture.inputCount)
-    check(model.module, inputShape: model.inputShape, store: model.parameterStore, dataset: dataset, mode: .training)
+    check(model.module, inputShape: model.inputShape, store: model.parameters, dataset: dataset, mode: .training)
   }
 
   /// A residual block as torchvision's `BasicBlock`: conv-BN-ReLU-conv-BN plus a shortcut, then

@@ -7,7 +7,7 @@ struct MaskedTrainingTests {
     var generator = SeededGenerator(seed: 3)
     let model = Model(architecture: .mlp(widths: [16, 12, 4]), generator: &generator)
     let scores = model.weightedLayers.map {
-      LayerScores(layerIndex: $0.index, granularity: .weight, values: $0.layer.weight.scalars.map(abs))
+      LayerScores(layer: $0.path, granularity: .weight, values: $0.layer.weight.scalars.map(abs))
     }
     return try Pruner.prune(model, request: PruningRequest(criterion: .magnitude, rule: .fraction(0.5)), scores: scores)
       .model

@@ -9,7 +9,7 @@ private func model(weights: [Float], rows: Int = 1) -> Model {
 
 /// Magnitude scores (|w|) of every WeightedLayer layer.
 private func magnitudeScores(_ model: Model) -> [LayerScores] {
-  model.weightedLayers.map { LayerScores(layerIndex: $0.index, granularity: .weight, values: $0.layer.weight.scalars.map(abs)) }
+  model.weightedLayers.map { LayerScores(layer: $0.path, granularity: .weight, values: $0.layer.weight.scalars.map(abs)) }
 }
 
 private func prune(_ model: Model, _ rule: PruningRule, scope: PruningScope = .layer) throws -> Model {
@@ -92,11 +92,11 @@ struct PrunerTests {
     var generator = SeededGenerator(seed: 1)
     var net = Model(architecture: .mlp(widths: [2, 3, 2]), generator: &generator)
     net.layers[0] = .weighted(WeightedLayer(weight: Tensor(shape: [3, 2], scalars: [3, 4, 0.1, 0.1, 1, 1]), bias: Tensor(shape: [3])))
-    let scores = [LayerScores(layerIndex: 0, granularity: .neuron, values: [5, 0.14, 1.41])]
+    let scores = [LayerScores(layer: 0, granularity: .neuron, values: [5, 0.14, 1.41])]
     let (pruned, report) = try Pruner.prune(
       net, request: PruningRequest(criterion: .neuronL2, rule: .count(1)), scores: scores)
     #expect(mask(pruned, layer: 0) == [1, 1, 0, 0, 1, 1])
-    #expect(report.map(\.layerIndex) == [0])
+    #expect(report.map(\.layer) == [0])
     #expect(throws: ShearsError.self) {
       try Pruner.prune(net, request: PruningRequest(criterion: .neuronL2, rule: .count(1), layers: [2]), scores: scores)
     }
@@ -113,7 +113,7 @@ struct PrunerTests {
     var generator = SeededGenerator(seed: 1)
     var net = Model(architecture: .mlp(widths: [1, 4, 2]), generator: &generator)
     net.layers[0] = .weighted(WeightedLayer(weight: Tensor(shape: [4, 1], scalars: [1, 2, 3, 4]), bias: Tensor(shape: [4])))
-    let scores = [LayerScores(layerIndex: 0, granularity: .neuron, values: [1, 2, 3, 4])]
+    let scores = [LayerScores(layer: 0, granularity: .neuron, values: [1, 2, 3, 4])]
     let request = PruningRequest(criterion: .neuronL2, rule: .fraction(0.5))
     let once = try Pruner.prune(net, request: request, scores: scores).model
     let twice = try Pruner.prune(once, request: request, scores: scores).model

@@ -23,7 +23,7 @@ struct RankedPruningTests {
     let ranked = RankedPruning(model: base, scores: scores, scope: scope)
     for target in [0.0, 0.1, 0.35, 0.5, 0.9, 1.0] {
       let expected = try FineTuning.prune(base, to: target, request: request, context: ScoringContext())
-      let targets = Dictionary(uniqueKeysWithValues: base.weightedLayers.map { ($0.index, target) })
+      let targets = Dictionary(uniqueKeysWithValues: base.weightedLayers.map { ($0.path, target) })
       #expect(samePruning(ranked.pruned(base, targets: targets), expected), "target \(target)")
     }
   }

@@ -45,10 +45,10 @@ struct RedundancyScoringTests {
   }
 
   @Test func twinsAreTheMostSimilarKeptNeurons() {
-    #expect(Redundancy.twins(in: Self.model(), layerIndex: 0) == [1, 0, 3, 2])
+    #expect(Redundancy.twins(in: Self.model(), layer: 0) == [1, 0, 3, 2])
     // Without neuron 1, neuron 0 has only opposed neighbours: no twin.
-    #expect(Redundancy.twins(in: Self.model(), layerIndex: 0, excluding: [1]) == [nil, 0, 3, 2])
-    #expect(Redundancy.twins(in: Self.model(), layerIndex: 0, excluding: [1, 3]) == [nil, 0, nil, 2])
+    #expect(Redundancy.twins(in: Self.model(), layer: 0, excluding: [1]) == [nil, 0, 3, 2])
+    #expect(Redundancy.twins(in: Self.model(), layer: 0, excluding: [1, 3]) == [nil, 0, nil, 2])
   }
 
   @Test(arguments: [(0, 1), (1, 0)])
@@ -56,7 +56,7 @@ struct RedundancyScoringTests {
     let original = Self.model()
     var twins: [Int?] = [nil, nil, nil, nil]
     twins[removed] = twin
-    let merged = Redundancy.merge(original, layerIndex: 0, removed: [removed], twins: twins)
+    let merged = Redundancy.merge(original, layer: 0, removed: [removed], twins: twins)
     #expect(Self.largestDifference(original, merged) <= 1e-5)
 
     // The removed row is masked, its column zeroed, the twin's column holds both.
@@ -81,7 +81,7 @@ struct RedundancyScoringTests {
 
   @Test func mergeIsExactForProportionalBiases() {
     let original = Self.model(hiddenBias: [0.2, 0.4, -0.1, 0.3])
-    let merged = Redundancy.merge(original, layerIndex: 0, removed: [1], twins: [nil, 0, nil, nil])
+    let merged = Redundancy.merge(original, layer: 0, removed: [1], twins: [nil, 0, nil, nil])
     #expect(Self.largestDifference(original, merged) <= 1e-5)
   }
 
@@ -94,10 +94,10 @@ struct RedundancyScoringTests {
       original, request: PruningRequest(criterion: .redundancy, rule: .count(1)), scores: scores)
     let merged = Redundancy.mergeRemoved(original: original, pruned: pruned)
     #expect(Self.largestDifference(original, merged) <= 1e-5)
-    #expect(merged == Redundancy.merge(original, layerIndex: 0, removed: [0], twins: [1, nil, nil, nil]))
+    #expect(merged == Redundancy.merge(original, layer: 0, removed: [0], twins: [1, nil, nil, nil]))
     #expect(
       merged
-        == Redundancy.merge(pruned, layerIndex: 0, removed: [0], twins: [1, nil, nil, nil], original: original))
+        == Redundancy.merge(pruned, layer: 0, removed: [0], twins: [1, nil, nil, nil], original: original))
   }
 
   @Test func mergeLeavesPrunedWeightsOfTheNextLayerPruned() {
@@ -107,7 +107,7 @@ struct RedundancyScoringTests {
     mask[0 * 4 + 1] = 0  // W2[0, 1], in the twin's column
     next.setMask(mask)
     original.layers[2] = .weighted(next)
-    let merged = Redundancy.merge(original, layerIndex: 0, removed: [0], twins: [1, nil, nil, nil])
+    let merged = Redundancy.merge(original, layer: 0, removed: [0], twins: [1, nil, nil, nil])
     guard case .weighted(let mergedNext) = merged.layers[2] else { return }
     // The pruned weight stays pruned; the removed neuron's column is masked as well.
     var expected = mask
@@ -124,7 +124,7 @@ struct RedundancyScoringTests {
 
   @Test func removedNeuronWithoutTwinIsOnlyRemoved() {
     let original = Self.model(hiddenBias: [0.5, 0, 0, 0])
-    let merged = Redundancy.merge(original, layerIndex: 0, removed: [3], twins: [nil, nil, nil, nil])
+    let merged = Redundancy.merge(original, layer: 0, removed: [3], twins: [nil, nil, nil, nil])
     let before = Self.weights(original, 2)
     let after = Self.weights(merged, 2)
     for row in 0..<3 {

@@ -30,10 +30,11 @@ enum ScoringFixtures {
   static func randomModel(_ widths: [Int], seed: UInt64) -> Model {
     var generator = SeededGenerator(seed: seed)
     var model = Model(architecture: .mlp(widths: widths), generator: &generator)
-    for (index, dense) in model.weightedLayers {
+    for (path, dense) in model.weightedLayers {
+      let index = model.position(of: path)!
       var layer = dense
       layer.bias.scalars = randomFloats(layer.outputCount, seed: seed &+ UInt64(index)).map { $0 * 0.2 }
-      model.layers[index] = .weighted(layer)
+      model.replaceWeightedLayer(at: path, with: layer)
     }
     return model
   }
@@ -48,7 +49,7 @@ enum ScoringFixtures {
   }
 
   static func scores(
-    _ criterion: Criterion, _ granularity: Granularity? = nil, model: Model = tinyModel, layers: [Int] = [0],
+    _ criterion: Criterion, _ granularity: Granularity? = nil, model: Model = tinyModel, layers: [ParameterPath] = [0],
     data: Dataset? = tinyData, samples: Int = 2048, seed: UInt64 = 1
   ) throws -> [[Float]] {
     try Scoring.scores(
@@ -286,14 +287,14 @@ struct ScoringRequestTests {
     let data = ScoringFixtures.randomData(samples: 10, rows: 2, columns: 2, classes: 3, seed: 32)
     for criterion in Criterion.allCases {
       for granularity in criterion.supportedGranularities {
-        let layers = granularity == .weight ? [0, 2, 4] : [0, 2]
+        let layers: [ParameterPath] = granularity == .weight ? [0, 2, 4] : [0, 2]
         let scores = try Scoring.scores(
           criterion, granularity: granularity, model: model, layers: layers,
           context: ScoringContext(calibration: data, threads: 1))
-        #expect(scores.map(\.layerIndex) == layers)
+        #expect(scores.map(\.layer) == layers)
         #expect(scores.allSatisfy { $0.granularity == granularity })
         let expectedCounts = layers.map { index -> Int in
-          guard case .weighted(let dense) = model.layers[index] else { return 0 }
+          guard let dense = model.weightedLayer(at: index) else { return 0 }
           return granularity == .weight ? dense.weight.count : dense.outputCount
         }
         #expect(scores.map(\.values.count) == expectedCounts, "\(criterion) \(granularity)")

@@ -103,14 +103,15 @@ struct ShrinkTests {
     var generator = SeededGenerator(seed: 5)
     var model = Model(architecture: .mlp(widths: [16, 24, 12, 4]), generator: &generator)
     model = KernelBenchmark.magnitudePruned(model, sparsity: 0.6)
-    for (index, dense) in model.weightedLayers.dropLast() {
+    for (path, dense) in model.weightedLayers.dropLast() {
+      let index = model.position(of: path)!
       var layer = dense
       var mask = layer.keptMask
       let dead = stride(from: index % 3, to: layer.outputCount, by: 3)
       for row in dead { for column in 0..<layer.inputCount { mask[row * layer.inputCount + column] = 0 } }
       layer.setMask(mask)
       layer.bias = Tensor(shape: [layer.outputCount], scalars: randomFloats(layer.outputCount, seed: UInt64(index + 7)))
-      model.layers[index] = .weighted(layer)
+      model.replaceWeightedLayer(at: path, with: layer)
     }
     let (shrunk, removed) = model.shrunk()
     #expect(removed[0] == Array(stride(from: 0, to: 24, by: 3)))

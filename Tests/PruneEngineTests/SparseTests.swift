@@ -165,10 +165,11 @@ struct SparseEvaluatorTests {
     var generator = SeededGenerator(seed: 9)
     var model = Model(architecture: .mlp(widths: [16, 40, 24, 4]), generator: &generator)
     // Nonzero biases, so that empty rows still matter.
-    for (index, dense) in model.weightedLayers {
+    for (path, dense) in model.weightedLayers {
+      let index = model.position(of: path)!
       var layer = dense
       layer.bias = Tensor(shape: [layer.outputCount], scalars: randomFloats(layer.outputCount, seed: UInt64(index)))
-      model.layers[index] = .weighted(layer)
+      model.replaceWeightedLayer(at: path, with: layer)
     }
     return KernelBenchmark.magnitudePruned(model, sparsity: sparsity)
   }
@@ -222,7 +223,7 @@ struct SparseEvaluatorTests {
     let model = prunedModel(sparsity: 0.9)
     let timings = KernelBenchmark.layerTimings(
       model: model, batch: 20, dataset: bandDataset(samples: 8, classes: 4, seed: 1), clock: .system, repetitions: 1)
-    #expect(timings.map(\.layerIndex) == [0, 2, 4])
+    #expect(timings.map(\.layer) == [0, 2, 4])
     #expect(timings.allSatisfy { $0.batch == 20 && $0.denseSeconds > 0 && $0.sparseSeconds > 0 })
     #expect(timings.allSatisfy { $0.singleDenseSeconds > 0 && $0.singleSparseSeconds > 0 })
   }
@@ -235,7 +236,7 @@ struct SparseEvaluatorTests {
     let timings = KernelBenchmark.layerTimings(
       model: model, batch: 20, dataset: bandDataset(samples: 8, classes: 5, side: 8, seed: 2), clock: .system,
       repetitions: 1)
-    #expect(timings.map(\.layerIndex) == model.weightedLayers.map(\.index))
+    #expect(timings.map(\.layer) == model.weightedLayers.map(\.path))
     #expect(timings.allSatisfy { $0.denseSeconds > 0 && $0.sparseSeconds > 0 })
     #expect(timings.allSatisfy { $0.singleDenseSeconds > 0 && $0.singleSparseSeconds > 0 })
   }

@@ -263,7 +263,8 @@ import Testing
         --structured            Score whole neurons or filters with taylor (the
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
-                                (default: all).
+                                (default: all); a module path names every layer under
+                                it.
         --seed <seed>           Seed for the random criterion, 0 to 2^64-1. (default:
                                 1)
         --amount <F>            Fraction of the remaining weights to prune, 0 to 1;
@@ -361,7 +362,8 @@ import Testing
         --structured            Score whole neurons or filters with taylor (the
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
-                                (default: all).
+                                (default: all); a module path names every layer under
+                                it.
         --seed <seed>           Seed for the random criterion, 0 to 2^64-1. (default:
                                 1)
         --amounts <LIST>        Amounts to prune, e.g. 0,0.5,0.9: 1 to 100 entries,

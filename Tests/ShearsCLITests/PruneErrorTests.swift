@@ -42,8 +42,12 @@ import Testing
       arguments: ["--criterion", "magnitude", "--amount", "0.5", "--layers", "1"], subject: "--layers 1",
       problem: "no such Linear layer (the model has 0, 2)"),
     BadValue(
-      arguments: ["--criterion", "magnitude", "--amount", "0.5", "--layers", "0,x"], subject: "--layers 0,x",
-      problem: "'x' is not a layer number (as nn.Sequential numbers them: 0,2 in an MLP)", readsData: false),
+      arguments: ["--criterion", "magnitude", "--amount", "0.5", "--layers", "0,x-1"], subject: "--layers 0,x-1",
+      problem: "'x-1' is not a layer name (a module path as the state dict names it: 0,2 in an MLP)",
+      readsData: false),
+    BadValue(
+      arguments: ["--criterion", "magnitude", "--amount", "0.5", "--layers", "0,layer1"], subject: "--layers layer1",
+      problem: "no such Linear layer (the model has 0, 2)"),
     BadValue(
       arguments: ["--criterion", "neuron-l2", "--amount", "0.5", "--layers", "2"], subject: "--layers 2",
       problem: "is the output layer; its neurons are the classes and cannot be pruned"),

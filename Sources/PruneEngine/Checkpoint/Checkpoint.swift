@@ -35,11 +35,11 @@ public enum Checkpoint {
     entries += (rewind?.namedParameters ?? []).map {
       SafetensorsFile.Entry(name: Self.rewindPrefix + $0.name, tensor: $0.tensor)
     }
-    for (index, dense) in model.weightedLayers {
+    for (path, dense) in model.weightedLayers {
       // A mask is written only when it prunes something (GUIDE section 4).
       if let mask = dense.mask, mask.contains(0) {
         entries.append(
-          SafetensorsFile.Entry(name: "\(index).weight_mask", dtype: .u8, shape: dense.weight.shape, bytes: mask))
+          SafetensorsFile.Entry(name: "\(path).weight_mask", dtype: .u8, shape: dense.weight.shape, bytes: mask))
       }
     }
     return SafetensorsFile(entries: entries, metadata: metadata.fields(architecture: model.architecture.description))

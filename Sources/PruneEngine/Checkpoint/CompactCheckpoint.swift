@@ -68,8 +68,8 @@ public enum CompactCheckpoint {
     fields["format"] = formatName
     var entries: [SafetensorsFile.Entry] = []
     var layers: [LayerEncoding] = []
-    for (index, dense) in model.weightedLayers {
-      let name = "\(index).weight"
+    for (path, dense) in model.weightedLayers {
+      let name = path.appending("weight").description
       let (rows, columns) = (dense.outputCount, dense.inputCount)
       fields["\(name).shape"] = dense.weight.shape.map(String.init).joined(separator: ",")
       var weightEntries: [SafetensorsFile.Entry]
@@ -96,7 +96,7 @@ public enum CompactCheckpoint {
       layers.append(
         LayerEncoding(name: name, encoding: encoding, byteCount: weightEntries.reduce(0) { $0 + $1.bytes.count }))
       entries += weightEntries
-      entries.append(SafetensorsFile.Entry(name: "\(index).bias", tensor: dense.bias))
+      entries.append(SafetensorsFile.Entry(name: path.appending("bias").description, tensor: dense.bias))
     }
     return (SafetensorsFile(entries: entries, metadata: fields), layers)
   }

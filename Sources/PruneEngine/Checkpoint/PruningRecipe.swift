@@ -66,7 +66,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     let norm = last?.criterion == "filter-l1" ? 1 : 2
     var total = 0
     var totalPruned = 0
-    layers = model.weightedLayers.map { index, dense in
+    layers = model.weightedLayers.map { path, dense in
       let (rows, columns) = (dense.outputCount, dense.inputCount)
       let mask = dense.keptMask
       let pruned = mask.count - dense.keptCount
@@ -87,7 +87,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
       total += mask.count
       totalPruned += pruned
       return Layer(
-        module: String(index), name: "\(index).weight", shape: dense.weight.shape, params: mask.count, pruned: pruned,
+        module: path.description, name: path.appending("weight").description, shape: dense.weight.shape, params: mask.count, pruned: pruned,
         sparsity: Double(pruned) / Double(mask.count), prunedNeurons: prunedRows, steps: steps)
     }
     sparsity = total == 0 ? 0 : Double(totalPruned) / Double(total)

@@ -70,6 +70,13 @@ final class ExecutionPlan {
     }
   }
 
+  /// A plan for `model`'s modules and tensors.
+  convenience init(model: Model, capacity: Int, gradients: Bool, maskAll: Bool = false) {
+    self.init(
+      module: model.module, inputShape: model.inputShape, store: model.parameters, capacity: capacity,
+      gradients: gradients, maskAll: maskAll)
+  }
+
   deinit {
     for buffer in values { buffer.deallocate() }
     for buffer in gradients { buffer?.deallocate() }

@@ -5,7 +5,7 @@
 /// Every module owns the paths under its own: `layer1.0` owns `layer1.0.conv1.weight`. Paths are
 /// the identity of parameters, masks, reports and explorer rows, so two models with the same
 /// layout name the same things the same way.
-public struct ParameterPath: Hashable, Sendable, CustomStringConvertible {
+public struct ParameterPath: Hashable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
   /// The dotted form, `layer1.0.conv1.weight`; empty for the root module.
   public let description: String
 
@@ -18,6 +18,13 @@ public struct ParameterPath: Hashable, Sendable, CustomStringConvertible {
     guard dotted.isEmpty || dotted.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(Self.isComponent)
     else { return nil }
     description = dotted
+  }
+
+  /// The child at `index` of an `nn.Sequential` root: `0`, `2`, ..., as a Sequential model
+  /// names its layers.
+  public init(integerLiteral index: Int) {
+    precondition(index >= 0, "a Sequential index is not negative")
+    description = String(index)
   }
 
   private init(unchecked dotted: String) {

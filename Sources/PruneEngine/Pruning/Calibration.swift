@@ -57,7 +57,7 @@ enum Calibration {
     // Layer `l` of the statistics is the model's `l`-th weighted layer; a hidden one is followed
     // by the ReLU whose output the neuron statistics read.
     let weighted = model.weightedLayers
-    let paths = weighted.map { ParameterPath.root.appending(String($0.index)) }
+    let paths = weighted.map(\.path)
     let wantsWeightGradients = criterion == .gradient || (criterion == .taylor && granularity == .weight)
     let wantsNeuronTaylor = criterion == .taylor && granularity == .neuron
     let wantsActivations = criterion == .activation || criterion == .apoz
@@ -65,7 +65,7 @@ enum Calibration {
     let batchSize = min(needsBackward ? gradientBatchSize : forwardBatchSize, sampleCount)
     // Calibration observes the model as `model.eval()` runs it.
     let plan = ExecutionPlan(
-      module: model.module, inputShape: model.inputShape, store: model.parameterStore, capacity: batchSize,
+      model: model, capacity: batchSize,
       gradients: needsBackward)
     let hidden = Set(paths.indices.filter { plan.activation(of: paths[$0]) != nil })
 

@@ -62,19 +62,19 @@ public enum FineTuning {
   /// `rewind` under `model`'s masks, so training restarts from there on the pruned structure.
   public static func rewound(_ model: Model, to rewind: Model) -> Model {
     var result = rewind
-    for (index, dense) in model.weightedLayers {
-      guard case .weighted(var early) = rewind.layers[index], let mask = dense.mask else { continue }
+    for (path, dense) in model.weightedLayers {
+      guard var early = rewind.weightedLayer(at: path), let mask = dense.mask else { continue }
       early.setMask(mask)
-      result.layers[index] = .weighted(early)
+      result.replaceWeightedLayer(at: path, with: early)
     }
     return result
   }
 
   /// Fraction of the units (weights or neurons) of `layers` that are pruned.
-  public static func unitSparsity(of model: Model, layers: [Int], granularity: Granularity) -> Double {
+  public static func unitSparsity(of model: Model, layers: [ParameterPath], granularity: Granularity) -> Double {
     var pruned = 0
     var total = 0
-    for (index, dense) in model.weightedLayers where layers.contains(index) {
+    for (path, dense) in model.weightedLayers where layers.contains(path) {
       let mask = dense.keptMask
       switch granularity {
       case .weight:

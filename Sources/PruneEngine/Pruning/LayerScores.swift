@@ -1,13 +1,13 @@
 /// Importance scores of one layer's weights or neurons; the lowest are pruned first.
 public struct LayerScores: Sendable, Equatable {
-  /// Position of the weighted layer in `Model.layers` (its parameters are `\(layerIndex).weight`).
-  public var layerIndex: Int
+  /// The path of the weighted layer's module (its weight is `\(layer).weight`).
+  public var layer: ParameterPath
   public var granularity: Granularity
   /// One score per weight (row-major, as the weight) or per output neuron.
   public var values: [Float]
 
-  public init(layerIndex: Int, granularity: Granularity, values: [Float]) {
-    self.layerIndex = layerIndex
+  public init(layer: ParameterPath, granularity: Granularity, values: [Float]) {
+    self.layer = layer
     self.granularity = granularity
     self.values = values
   }

@@ -4,12 +4,14 @@ public struct PruningRequest: Sendable, Equatable {
   public var granularity: Granularity
   public var scope: PruningScope
   public var rule: PruningRule
-  /// Layer positions to prune (`0, 2, ...`); `nil` means every prunable layer.
-  public var layers: [Int]?
+  /// The layers to prune: each path names a weighted layer's module, or a module whose weighted
+  /// layers are all meant (`layer1`), or a weight (`0.weight`); `nil` means every prunable
+  /// layer.
+  public var layers: [ParameterPath]?
 
   public init(
     criterion: Criterion, granularity: Granularity? = nil, scope: PruningScope = .layer, rule: PruningRule,
-    layers: [Int]? = nil
+    layers: [ParameterPath]? = nil
   ) {
     self.criterion = criterion
     self.granularity = granularity ?? criterion.defaultGranularity
@@ -21,7 +23,8 @@ public struct PruningRequest: Sendable, Equatable {
 
 /// What one pruning step did to a layer.
 public struct LayerPruning: Sendable, Equatable {
-  public var layerIndex: Int
+  /// The path of the layer's module.
+  public var layer: ParameterPath
   /// Weights or neurons (per the request's granularity) pruned by this step.
   public var prunedUnits: Int { prunedIndices.count }
   /// Their indices: flat weight indices, or neuron (row) indices.
@@ -51,17 +54,17 @@ public enum Pruner {
     _ model: Model, request: PruningRequest, scores: [LayerScores]
   ) throws -> (model: Model, layers: [LayerPruning]) {
     let targets = try targetLayers(of: model, request: request)
-    let scoresByLayer = Dictionary(scores.map { ($0.layerIndex, $0) }, uniquingKeysWith: { first, _ in first })
+    let scoresByLayer = Dictionary(scores.map { ($0.layer, $0) }, uniquingKeysWith: { first, _ in first })
     var candidates: [Candidates] = []
-    for index in targets {
-      guard case .weighted(let dense) = model.layers[index], let layerScores = scoresByLayer[index],
+    for path in targets {
+      guard let dense = model.weightedLayer(at: path), let layerScores = scoresByLayer[path],
         layerScores.granularity == request.granularity,
         layerScores.values.count == (request.granularity == .weight ? dense.weight.count : dense.outputCount)
       else {
-        throw ShearsError("layer \(index)", "no \(request.granularity) scores for this layer")
+        throw ShearsError("layer \(path)", "no \(request.granularity) scores for this layer")
       }
       candidates.append(
-        Candidates(layerIndex: index, dense: dense, scores: layerScores.values, granularity: request.granularity))
+        Candidates(layer: path, dense: dense, scores: layerScores.values, granularity: request.granularity))
     }
 
     var selections: [[Int]] = []
@@ -79,7 +82,7 @@ public enum Pruner {
       for layer in candidates {
         switch request.rule {
         case .fraction, .count:
-          let count = try unitCount(request.rule, kept: layer.kept.count, subject: "layer \(layer.layerIndex)")
+          let count = try unitCount(request.rule, kept: layer.kept.count, subject: "layer \(layer.layer)")
           selections.append(selectLowest(count, across: [layer])[0])
         case .threshold(let threshold):
           selections.append(layer.kept(below: threshold))
@@ -105,18 +108,18 @@ public enum Pruner {
         }
       }
       dense.setMask(mask)
-      pruned.layers[layer.layerIndex] = .weighted(dense)
+      pruned.replaceWeightedLayer(at: layer.layer, with: dense)
       report.append(
         LayerPruning(
-          layerIndex: layer.layerIndex, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
+          layer: layer.layer, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
           tiesAtCut: layer.ties(atCutOf: selection)))
     }
     return (pruned, report)
   }
 
-  /// The layers a request prunes (positions in `model.layers`), checked against the model.
-  public static func targetLayers(of model: Model, request: PruningRequest) throws -> [Int] {
-    let dense = model.weightedLayers.map(\.index)
+  /// The layers a request prunes, in module order, checked against the model.
+  public static func targetLayers(of model: Model, request: PruningRequest) throws -> [ParameterPath] {
+    let dense = model.weightedLayers.map(\.path)
     guard let outputLayer = dense.last else { throw ShearsError("model", "has no layers to prune") }
     guard request.criterion.supportedGranularities.contains(request.granularity) else {
       throw ShearsError("--criterion \(request.criterion.rawValue)", "cannot score single \(request.granularity)s")
@@ -128,20 +131,33 @@ public enum Pruner {
     }
     let prunable = request.granularity == .neuron ? dense.filter { $0 != outputLayer } : dense
     guard let requested = request.layers else { return prunable }
-    for index in requested {
-      guard dense.contains(index) else { throw ShearsError("--layers \(index)", noSuchLayer(in: model)) }
-      guard prunable.contains(index) else {
-        throw ShearsError("--layers \(index)", "is the output layer; its neurons are the classes and cannot be pruned")
+    var chosen = Set<ParameterPath>()
+    for path in requested {
+      let named = try layers(named: path, in: model)
+      guard named.allSatisfy(prunable.contains) else {
+        throw ShearsError("--layers \(path)", "is the output layer; its neurons are the classes and cannot be pruned")
       }
+      chosen.formUnion(named)
     }
-    return dense.filter(requested.contains)
+    return dense.filter(chosen.contains)
   }
 
-  /// What is wrong with a layer number that names none of `model`'s weighted layers, listing
+  /// The weighted layers `path` names: the layer whose module or weight it is, or every
+  /// weighted layer under the module it names.
+  /// - Throws: `ShearsError` naming `--layers` when it names none.
+  public static func layers(named path: ParameterPath, in model: Model) throws -> [ParameterPath] {
+    let dense = model.weightedLayers.map(\.path)
+    if let parent = path.parent, path.name == "weight", dense.contains(parent) { return [parent] }
+    let within = dense.filter { $0.isWithin(path) }
+    guard !within.isEmpty, path != .root else { throw ShearsError("--layers \(path)", noSuchLayer(in: model)) }
+    return within
+  }
+
+  /// What is wrong with a layer name that names none of `model`'s weighted layers, listing
   /// them: "no such Linear layer (the model has 0, 2)", or "Linear or Conv2d layer" when the
   /// model has convolutions.
   static func noSuchLayer(in model: Model) -> String {
-    let names = model.weightedLayers.map { String($0.index) }.joined(separator: ", ")
+    let names = model.weightedLayers.map(\.path.description).joined(separator: ", ")
     return "no such \(model.hasConvolutions ? "Linear or Conv2d" : "Linear") layer (the model has \(names))"
   }
 
@@ -177,15 +193,15 @@ public enum Pruner {
 
 /// The units of one layer that are still kept, with their scores.
 struct Candidates {
-  let layerIndex: Int
+  let layer: ParameterPath
   let dense: WeightedLayer
   let scores: [Float]
   let granularity: Granularity
   /// Indices of the kept units: weights whose mask is 1, or neurons with any kept weight.
   let kept: [Int]
 
-  init(layerIndex: Int, dense: WeightedLayer, scores: [Float], granularity: Granularity) {
-    self.layerIndex = layerIndex
+  init(layer: ParameterPath, dense: WeightedLayer, scores: [Float], granularity: Granularity) {
+    self.layer = layer
     self.dense = dense
     self.scores = scores
     self.granularity = granularity

@@ -7,7 +7,7 @@
 /// units already pruned, as `FineTuning.prune(_:to:request:context:)` does.
 public struct RankedPruning: Sendable {
   private struct LayerRanking: Sendable {
-    let layerIndex: Int
+    let layer: ParameterPath
     let units: Int
     let alreadyPruned: Int
     /// Kept units, lowest score first.
@@ -28,16 +28,16 @@ public struct RankedPruning: Sendable {
     var layers: [LayerRanking] = []
     var pool: [(score: Float, layer: Int32, unit: Int32)] = []
     for layerScores in scores {
-      guard case .weighted(let dense) = model.layers[layerScores.layerIndex] else { continue }
+      guard let dense = model.weightedLayer(at: layerScores.layer) else { continue }
       let candidates = Candidates(
-        layerIndex: layerScores.layerIndex, dense: dense, scores: layerScores.values, granularity: granularity)
+        layer: layerScores.layer, dense: dense, scores: layerScores.values, granularity: granularity)
       let values = layerScores.values
       let order = candidates.kept.sorted { ScoreOrder.precedes((values[$0], 0, $0), (values[$1], 0, $1)) }.map(Int32.init)
       let units = granularity == .weight ? dense.weight.count : dense.outputCount
       let position = Int32(layers.count)
       layers.append(
         LayerRanking(
-          layerIndex: layerScores.layerIndex, units: units, alreadyPruned: units - order.count, order: order))
+          layer: layerScores.layer, units: units, alreadyPruned: units - order.count, order: order))
       if scope == .global {
         for unit in order { pool.append((values[Int(unit)], position, unit)) }
       }
@@ -47,19 +47,19 @@ public struct RankedPruning: Sendable {
     globalOrder = pool.map { ($0.layer, $0.unit) }
   }
 
-  /// `base` (the model ranked) pruned to `targets`: per layer position with layer scope; with
-  /// global scope the largest target applies to all ranked layers together.
-  public func pruned(_ base: Model, targets: [Int: Double]) -> Model {
+  /// `base` (the model ranked) pruned to `targets`: per layer with layer scope; with global
+  /// scope the largest target applies to all ranked layers together.
+  public func pruned(_ base: Model, targets: [ParameterPath: Double]) -> Model {
     var selections = [[Int32]](repeating: [], count: layers.count)
     switch scope {
     case .layer:
       for (position, layer) in layers.enumerated() {
-        let target = targets[layer.layerIndex] ?? 0
+        let target = targets[layer.layer] ?? 0
         let count = Self.count(target: target, units: layer.units, alreadyPruned: layer.alreadyPruned)
         selections[position] = Array(layer.order.prefix(count))
       }
     case .global:
-      let target = layers.compactMap { targets[$0.layerIndex] }.max() ?? 0
+      let target = layers.compactMap { targets[$0.layer] }.max() ?? 0
       let units = layers.reduce(0) { $0 + $1.units }
       let pruned = layers.reduce(0) { $0 + $1.alreadyPruned }
       for entry in globalOrder.prefix(Self.count(target: target, units: units, alreadyPruned: pruned)) {
@@ -68,7 +68,7 @@ public struct RankedPruning: Sendable {
     }
     var model = base
     for (layer, selection) in zip(layers, selections) where !selection.isEmpty {
-      guard case .weighted(var dense) = base.layers[layer.layerIndex] else { continue }
+      guard var dense = base.weightedLayer(at: layer.layer) else { continue }
       var mask = dense.keptMask
       let columns = dense.inputCount
       for unit in selection {
@@ -78,7 +78,7 @@ public struct RankedPruning: Sendable {
         }
       }
       dense.setMask(mask)
-      model.layers[layer.layerIndex] = .weighted(dense)
+      model.replaceWeightedLayer(at: layer.layer, with: dense)
     }
     return model
   }

@@ -42,7 +42,7 @@ public enum Redundancy {
 
   // MARK: - Twins
 
-  /// For each neuron of the hidden layer `layerIndex`, the kept neuron of the same layer whose
+  /// For each neuron of the hidden layer at `layer`, the kept neuron of the same layer whose
   /// incoming weights are most similar (cosine), or nil.
   ///
   /// A twin is never the neuron itself, never one of `removed`, never a neuron whose row is fully
@@ -53,12 +53,12 @@ public enum Redundancy {
   /// - Parameters:
   ///   - model: the model before the pruning step, whose rows still hold the weights of the
   ///     neurons about to be removed.
-  ///   - layerIndex: position of a weighted layer followed by ReLU and another weighted layer.
+  ///   - layer: a weighted layer followed by ReLU and another weighted layer.
   ///   - removed: neurons this pruning step removes; twins are chosen among the others, so they
   ///     are still kept after the step.
   /// - Complexity: O(out² · in).
-  public static func twins(in model: Model, layerIndex: Int, excluding removed: [Int] = []) -> [Int?] {
-    let dense = hiddenLayer(of: model, at: layerIndex).layer
+  public static func twins(in model: Model, layer: ParameterPath, excluding removed: [Int] = []) -> [Int?] {
+    let dense = hiddenLayer(of: model, at: layer).layer
     let similarity = Similarity(dense, threads: GEMM.defaultThreads)
     let kept = keptRows(dense)
     let excluded = Set(removed)
@@ -79,7 +79,7 @@ public enum Redundancy {
 
   // MARK: - Merge
 
-  /// Removes neurons `removed` of the hidden layer `layerIndex` (masks their rows, as the
+  /// Removes neurons `removed` of the hidden layer at `path` (masks their rows, as the
   /// `Pruner` does) and adds each one's outgoing weights, its columns in the next weighted layer
   /// (one column for a neuron, a channel's block of columns for a filter), to its twin's columns
   /// scaled by `‖w_removed‖ / ‖w_twin‖` (incoming-weight norms), then zeroes the removed columns.
@@ -96,7 +96,7 @@ public enum Redundancy {
   ///   - model: the model to merge in. Its rows of `removed` may already be masked (the output of
   ///     `Pruner.prune`) when `original` is given.
   ///   - removed: neurons to remove; each must be kept in `original ?? model`.
-  ///   - twins: one entry per neuron of the layer, as `twins(in:layerIndex:excluding:)` gives;
+  ///   - twins: one entry per neuron of the layer, as `twins(in:layer:excluding:)` gives;
   ///     a removed neuron with no twin is removed without merging. A twin must be kept and not
   ///     removed.
   ///   - original: the model before the pruning step, whose rows give the norms; `nil` when
@@ -104,23 +104,21 @@ public enum Redundancy {
   /// - Returns: the model with the rows masked and the next layer's columns merged.
   /// - Complexity: O(out · in + removed · next.out · span), span the columns per neuron.
   public static func merge(
-    _ model: Model, layerIndex: Int, removed: [Int], twins: [Int?], original: Model? = nil
+    _ model: Model, layer path: ParameterPath, removed: [Int], twins: [Int?], original: Model? = nil
   ) -> Model {
-    let nextIndex = hiddenLayer(of: model, at: layerIndex).nextIndex
-    guard case .weighted(var layer) = model.layers[layerIndex], case .weighted(var next) = model.layers[nextIndex] else {
-      preconditionFailure("layer \(layerIndex) is not a hidden weighted layer")
-    }
-    let source = hiddenLayer(of: original ?? model, at: layerIndex).layer
+    var (layer, nextPath) = hiddenLayer(of: model, at: path)
+    guard var next = model.weightedLayer(at: nextPath) else { preconditionFailure("no layer \(nextPath)") }
+    let source = hiddenLayer(of: original ?? model, at: path).layer
     precondition(
       source.outputCount == layer.outputCount && source.inputCount == layer.inputCount,
-      "the original layer \(layerIndex) has another shape")
+      "the original layer \(path) has another shape")
     precondition(twins.count == layer.outputCount, "\(twins.count) twins for \(layer.outputCount) neurons")
     let sourceKept = keptRows(source)
     let norms = Similarity.rowNorms(source)
     let removedSet = Set(removed)
     for neuron in removed {
-      precondition(neuron >= 0 && neuron < layer.outputCount, "neuron \(neuron) is outside layer \(layerIndex)")
-      precondition(sourceKept[neuron], "neuron \(neuron) of layer \(layerIndex) was already pruned before this step")
+      precondition(neuron >= 0 && neuron < layer.outputCount, "neuron \(neuron) is outside layer \(path)")
+      precondition(sourceKept[neuron], "neuron \(neuron) of layer \(path) was already pruned before this step")
     }
 
     // Mask the removed rows.
@@ -158,8 +156,8 @@ public enum Redundancy {
     next.setMask(nextMask)
 
     var merged = model
-    merged.layers[layerIndex] = .weighted(layer)
-    merged.layers[nextIndex] = .weighted(next)
+    merged.replaceWeightedLayer(at: path, with: layer)
+    merged.replaceWeightedLayer(at: nextPath, with: next)
     return merged
   }
 
@@ -170,14 +168,14 @@ public enum Redundancy {
   /// This is the step to run after `Pruner.prune` with the `redundancy` criterion.
   public static func mergeRemoved(original: Model, pruned: Model) -> Model {
     var merged = pruned
-    for (index, dense) in pruned.weightedLayers.dropLast() where isHiddenLayer(pruned, at: index) {
-      guard case .weighted(let before) = original.layers[index] else { continue }
+    for (path, dense) in pruned.weightedLayers.dropLast() where isHiddenLayer(pruned, at: path) {
+      guard let before = original.weightedLayer(at: path) else { continue }
       let keptBefore = keptRows(before)
       let keptAfter = keptRows(dense)
       let removed = (0..<dense.outputCount).filter { keptBefore[$0] && !keptAfter[$0] }
       guard !removed.isEmpty else { continue }
-      let twins = twins(in: original, layerIndex: index, excluding: removed)
-      merged = merge(merged, layerIndex: index, removed: removed, twins: twins, original: original)
+      let twins = twins(in: original, layer: path, excluding: removed)
+      merged = merge(merged, layer: path, removed: removed, twins: twins, original: original)
     }
     return merged
   }
@@ -191,25 +189,29 @@ public enum Redundancy {
     return (0..<dense.outputCount).map { row in mask[(row * columns)..<((row + 1) * columns)].contains(1) }
   }
 
-  private static func isHiddenLayer(_ model: Model, at index: Int) -> Bool {
-    index + 1 < model.layers.count && model.layers[index + 1] == .relu
-      && model.layers[(index + 1)...].contains { if case .weighted = $0 { true } else { false } }
+  /// Whether the Sequential layer at `path` is followed by ReLU and, later, another weighted
+  /// layer.
+  private static func isHiddenLayer(_ model: Model, at path: ParameterPath) -> Bool {
+    guard let index = model.position(of: path) else { return false }
+    let layers = model.layers
+    return index + 1 < layers.count && layers[index + 1] == .relu
+      && layers[(index + 1)...].contains { if case .weighted = $0 { true } else { false } }
   }
 
-  /// The weighted layer at `index`, which must be followed by ReLU and another weighted layer, and
-  /// that next layer's position.
-  private static func hiddenLayer(of model: Model, at index: Int) -> (layer: WeightedLayer, nextIndex: Int) {
-    precondition(index >= 0 && index < model.layers.count, "no layer \(index)")
-    guard case .weighted(let dense) = model.layers[index], isHiddenLayer(model, at: index),
-      let nextIndex = model.layers[(index + 1)...].firstIndex(where: { if case .weighted = $0 { true } else { false } }),
-      case .weighted(let next) = model.layers[nextIndex]
-    else { preconditionFailure("layer \(index) is not a hidden weighted layer followed by ReLU") }
+  /// The weighted layer at `path`, which must be followed by ReLU and another weighted layer, and
+  /// that next layer's path.
+  private static func hiddenLayer(of model: Model, at path: ParameterPath) -> (layer: WeightedLayer, next: ParameterPath) {
+    let layers = model.layers
+    guard let index = model.position(of: path), case .weighted(let dense) = layers[index], isHiddenLayer(model, at: path),
+      let nextIndex = layers[(index + 1)...].firstIndex(where: { if case .weighted = $0 { true } else { false } }),
+      case .weighted(let next) = layers[nextIndex]
+    else { preconditionFailure("layer \(path) is not a hidden weighted layer followed by ReLU") }
     // A next convolution reads k · k weights per channel, a next Linear layer H · W features per
     // flattened channel: a whole number of columns per row of this layer.
     precondition(
       next.inputCount % dense.outputCount == 0 && (!next.isConvolution || next.inputChannels == dense.outputCount),
-      "layer \(nextIndex) does not take layer \(index)'s outputs")
-    return (dense, nextIndex)
+      "layer \(nextIndex) does not take layer \(path)'s outputs")
+    return (dense, model.sequentialPath(nextIndex))
   }
 }
 

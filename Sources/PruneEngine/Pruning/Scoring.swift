@@ -23,8 +23,8 @@ public struct ScoringContext: Sendable {
 /// Importance scores of weights or neurons for every criterion; the `Pruner` turns them into
 /// masks.
 public enum Scoring {
-  /// Scores for `layers` (positions in `model.layers` of Linear or Conv2d layers); higher = more
-  /// important, the lowest are pruned.
+  /// Scores for `layers` (paths of Linear or Conv2d modules); higher = more important, the
+  /// lowest are pruned.
   ///
   /// Weight scores have one value per weight (row-major, as the weight); neuron scores one per
   /// output neuron or filter (row of the `[out, in]` weight, output channel of a convolution).
@@ -34,7 +34,7 @@ public enum Scoring {
   /// - `magnitude`: |w| (Han et al. 2015, "Learning both Weights and Connections for Efficient
   ///   Neural Networks").
   /// - `random`: uniform in [0, 1) from `SeededGenerator`, one stream per layer derived from the
-  ///   context's seed and the layer's position, so a layer's scores do not depend on which other
+  ///   context's seed and the layer's path, so a layer's scores do not depend on which other
   ///   layers are scored: the baseline every criterion should beat (Blalock et al. 2020, "What is
   ///   the State of Neural Network Pruning?").
   /// - `gradient`: mean |∂L/∂w| over the calibration samples, where L is the mean cross-entropy
@@ -65,7 +65,7 @@ public enum Scoring {
   ///   - criterion: what to score by.
   ///   - granularity: `.weight` or `.neuron`; must be one the criterion supports. Neuron scores
   ///     exist only for hidden layers (the output layer's neurons are the classes).
-  ///   - layers: positions of weighted layers, e.g. `[0, 2, 4]`; one `LayerScores` per entry, in
+  ///   - layers: paths of weighted layers, e.g. `0, 2, 4`; one `LayerScores` per entry, in
   ///     order.
   ///   - context: calibration data, seed and threads.
   /// - Returns: one `LayerScores` per requested layer.
@@ -77,7 +77,7 @@ public enum Scoring {
   ///   `redundancy`, O(samples · parameters) for data-driven ones (one forward pass, plus one
   ///   backward pass for `gradient` and `taylor`).
   public static func scores(
-    _ criterion: Criterion, granularity: Granularity, model: Model, layers: [Int], context: ScoringContext
+    _ criterion: Criterion, granularity: Granularity, model: Model, layers: [ParameterPath], context: ScoringContext
   ) throws -> [LayerScores] {
     guard criterion.supportedGranularities.contains(granularity) else {
       throw ShearsError("--criterion \(criterion.rawValue)", "cannot score single \(granularity)s")
@@ -88,23 +88,23 @@ public enum Scoring {
       let statistics = try Calibration.measure(
         model: model, context: context, criterion: criterion, granularity: granularity,
         layers: Set(weightedLayers.map(\.position)))
-      return weightedLayers.map { position, index, dense in
+      return weightedLayers.map { position, path, dense in
         LayerScores(
-          layerIndex: index, granularity: granularity,
+          layer: path, granularity: granularity,
           values: dataScores(criterion, granularity: granularity, dense: dense, statistics: statistics[position]))
       }
     }
-    return weightedLayers.map { _, index, dense in
+    return weightedLayers.map { _, path, dense in
       let values: [Float]
       switch criterion {
       case .magnitude: values = dense.weight.scalars.map { abs($0) }
-      case .random: values = randomScores(count: dense.weight.count, seed: context.seed, layerIndex: index)
+      case .random: values = randomScores(count: dense.weight.count, seed: context.seed, layer: path)
       case .neuronL2: values = Similarity.rowNorms(dense).map { Float($0) }
       case .filterL1: values = rowL1Norms(dense)
       case .redundancy: values = Redundancy.scores(dense, threads: context.threads)
       case .gradient, .taylor, .activation, .apoz: preconditionFailure("data-driven criteria are handled above")
       }
-      return LayerScores(layerIndex: index, granularity: granularity, values: values)
+      return LayerScores(layer: path, granularity: granularity, values: values)
     }
   }
 
@@ -112,17 +112,17 @@ public enum Scoring {
 
   /// The requested layers with their parameters and their position among the weighted layers.
   private static func validatedLayers(
-    _ layers: [Int], of model: Model, granularity: Granularity
-  ) throws -> [(position: Int, index: Int, dense: WeightedLayer)] {
+    _ layers: [ParameterPath], of model: Model, granularity: Granularity
+  ) throws -> [(position: Int, path: ParameterPath, dense: WeightedLayer)] {
     let dense = model.weightedLayers
-    return try layers.map { index in
-      guard let position = dense.firstIndex(where: { $0.index == index }) else {
-        throw ShearsError("layer \(index)", Pruner.noSuchLayer(in: model))
+    return try layers.map { path in
+      guard let position = dense.firstIndex(where: { $0.path == path }) else {
+        throw ShearsError("layer \(path)", Pruner.noSuchLayer(in: model))
       }
       if granularity == .neuron && position == dense.count - 1 {
-        throw ShearsError("layer \(index)", "is the output layer; its neurons are the classes and cannot be scored")
+        throw ShearsError("layer \(path)", "is the output layer; its neurons are the classes and cannot be scored")
       }
-      return (position, index, dense[position].layer)
+      return (position, path, dense[position].layer)
     }
   }
 
@@ -163,21 +163,30 @@ public enum Scoring {
   }
 
   /// Seeded uniform scores in [0, 1) for one layer.
-  static func randomScores(count: Int, seed: UInt64, layerIndex: Int) -> [Float] {
-    var generator = SeededGenerator(seed: streamSeed(seed, layerIndex: layerIndex))
+  static func randomScores(count: Int, seed: UInt64, layer: ParameterPath) -> [Float] {
+    var generator = SeededGenerator(seed: streamSeed(seed, layer: streamKey(layer)))
     return (0..<count).map { _ in generator.nextUnitFloat() }
+  }
+
+  /// A layer's key among the random streams: a Sequential layer's index (the key its stream has
+  /// always had), else the 64-bit FNV-1a hash of its dotted path.
+  static func streamKey(_ layer: ParameterPath) -> UInt64 {
+    if let index = UInt64(layer.description) { return index }
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in layer.description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return hash
   }
 
   /// The seed of a layer's random stream: two rounds of the SplitMix64 finaliser (a bijection),
   /// so for a fixed layer different seeds give different streams and for a fixed seed different
   /// layers do.
-  static func streamSeed(_ seed: UInt64, layerIndex: Int) -> UInt64 {
+  static func streamSeed(_ seed: UInt64, layer: UInt64) -> UInt64 {
     func mix(_ value: UInt64) -> UInt64 {
       var z = value &+ 0x9E37_79B9_7F4A_7C15
       z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
       z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
       return z ^ (z >> 31)
     }
-    return mix(mix(seed) ^ UInt64(truncatingIfNeeded: layerIndex))
+    return mix(mix(seed) ^ layer)
   }
 }
