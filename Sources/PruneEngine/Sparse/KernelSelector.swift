@@ -68,18 +68,37 @@ public final class KernelSelector: Sendable {
     var crossovers: [Shape: KernelCrossover] = [:]
     /// Seconds of the dense batch and single-sample kernels.
     var denseTimes: [Shape: (batch: Double, single: Double)] = [:]
+    /// Where measurements are kept between processes, if anywhere.
+    var cache: CrossoverCache?
+    /// Whether `cache` has been read into `crossovers` and `denseTimes`.
+    var cacheRead = false
+    /// Shapes this selector has timed (for tests: a cached shape is never timed again).
+    var timedShapes = 0
   }
 
-  private struct Shape: Hashable {
+  struct Shape: Hashable {
     var rows: Int
     var columns: Int
     /// The convolution the matrix belongs to, nil for a Linear layer.
     var convolution: ConvolutionKernels.Geometry?
   }
 
-  public init(clock: MonotonicClock) {
+  public init(clock: MonotonicClock, cache: CrossoverCache? = nil) {
     self.clock = clock
+    crossovers.withLock { $0.cache = cache }
   }
+
+  /// Keeps measurements in `cache` from now on, and uses those it already holds; nil keeps
+  /// them in memory only.
+  public func useCache(_ cache: CrossoverCache?) {
+    crossovers.withLock {
+      $0.cache = cache
+      $0.cacheRead = false
+    }
+  }
+
+  /// Shapes timed by this selector so far.
+  var timedShapeCount: Int { crossovers.withLock { $0.timedShapes } }
 
   /// The kernels for a Linear layer of a shape with a fraction `density` of nonzero weights.
   public func kinds(rows: Int, columns: Int, density: Double) -> (batch: KernelKind, single: KernelKind) {
@@ -104,6 +123,12 @@ public final class KernelSelector: Sendable {
     let density = matrix.density
     guard density < 1 else { return (.dense, .dense) }
     let shape = Shape(rows: matrix.rows, columns: matrix.columns, convolution: convolution)
+    if known(shape) == nil, let estimate = Self.estimatedCrossover(shape),
+      let batch = Self.clearChoice(density, crossover: estimate.batchDensity),
+      let single = Self.clearChoice(density, crossover: estimate.singleDensity)
+    {
+      return (batch, single)
+    }
     let crossover = crossover(shape)
     let dense = crossovers.withLock { $0.denseTimes[shape] } ?? measuredDenseTimes(shape)
     func decide(_ crossoverDensity: Double, _ denseSeconds: Double, _ sparseSeconds: () -> Double) -> KernelKind {
@@ -128,12 +153,62 @@ public final class KernelSelector: Sendable {
   }
 
   private func crossover(_ shape: Shape) -> KernelCrossover {
-    if let known = crossovers.withLock({ $0.crossovers[shape] }) { return known }
+    if let known = known(shape) { return known }
     // Measured outside the lock: a second thread asking for the same shape measures it again,
     // which wastes a little time but never blocks on another's measurement.
     let measured = measure(shape)
-    crossovers.withLock { $0.crossovers[shape] = $0.crossovers[shape] ?? measured }
+    let (cache, dense) = crossovers.withLock { state in
+      state.crossovers[shape] = state.crossovers[shape] ?? measured
+      state.timedShapes += 1
+      return (state.cache, state.denseTimes[shape] ?? (0, 0))
+    }
+    cache?.store([
+      CrossoverCache.Entry(
+        rows: shape.rows, columns: shape.columns, convolution: shape.convolution, crossover: measured,
+        denseBatchSeconds: dense.batch, denseSingleSeconds: dense.single)
+    ])
     return measured
+  }
+
+  /// The crossover measured for `shape` by this process or, through the cache, an earlier one.
+  private func known(_ shape: Shape) -> KernelCrossover? {
+    let unread = crossovers.withLock { state -> CrossoverCache? in
+      guard !state.cacheRead else { return nil }
+      state.cacheRead = true
+      return state.cache
+    }
+    if let entries = unread?.load() {
+      crossovers.withLock { state in
+        for entry in entries {
+          let shape = Shape(rows: entry.rows, columns: entry.columns, convolution: entry.convolution)
+          guard state.crossovers[shape] == nil else { continue }
+          state.crossovers[shape] = entry.crossover
+          state.denseTimes[shape] = (entry.denseBatchSeconds, entry.denseSingleSeconds)
+        }
+      }
+    }
+    return crossovers.withLock { $0.crossovers[shape] }
+  }
+
+  // MARK: - Cost model
+
+  /// The crossovers a Linear layer of `shape` is expected to have before anything is timed;
+  /// nil for a convolution, whose im2col cost depends too much on its geometry to guess.
+  ///
+  /// On batches the sparse kernel costs about twice the dense GEMM per weight, so the crossover
+  /// sits near 0.5 (measured on Zen 4: 0.45 to 0.7 for layers of 100 rows or more, 1 for a
+  /// 10x100 output layer, where the GEMM's blocking does not pay). On single samples ...
+  static func estimatedCrossover(_ shape: Shape) -> KernelCrossover? {
+    guard shape.convolution == nil else { return nil }
+    return KernelCrossover(batchDensity: 0.5, singleDensity: 0.3)
+  }
+
+  /// The kernel when `density` is far enough from an estimated `crossover` (below half of it,
+  /// or above twice it) for the estimate's error not to matter; nil when it must be measured.
+  static func clearChoice(_ density: Double, crossover: Double) -> KernelKind? {
+    if density < crossover / 2 { return .sparse }
+    if density > crossover * 2 { return .dense }
+    return nil
   }
 
   // MARK: - Measurement
