@@ -195,12 +195,17 @@ public final class KernelSelector: Sendable {
   /// The crossovers a Linear layer of `shape` is expected to have before anything is timed;
   /// nil for a convolution, whose im2col cost depends too much on its geometry to guess.
   ///
-  /// On batches the sparse kernel costs about twice the dense GEMM per weight, so the crossover
-  /// sits near 0.5 (measured on Zen 4: 0.45 to 0.7 for layers of 100 rows or more, 1 for a
-  /// 10x100 output layer, where the GEMM's blocking does not pay). On single samples ...
+  /// On batches a sparse nonzero costs about twice what a dense weight costs in the GEMM, so
+  /// the crossover sits near 0.5 (measured on Zen 4: 0.45 to 0.7 for layers of 100 rows or
+  /// more, 1 for a 10x100 output layer, too small for the GEMM's blocking to pay). On single
+  /// samples a nonzero's irregular access costs several times a streamed dense weight, which
+  /// puts the crossover near 0.25 once half the inputs are zero (measured: 0.11 to 0.15 for
+  /// 300x784, 0.22 for 100x300). Together with `clearChoice`'s factor of two either way, a
+  /// layer pruned 90% or more runs sparse on both paths without timing anything, and one
+  /// pruned half is measured.
   static func estimatedCrossover(_ shape: Shape) -> KernelCrossover? {
     guard shape.convolution == nil else { return nil }
-    return KernelCrossover(batchDensity: 0.5, singleDensity: 0.3)
+    return KernelCrossover(batchDensity: 0.5, singleDensity: 0.25)
   }
 
   /// The kernel when `density` is far enough from an estimated `crossover` (below half of it,
