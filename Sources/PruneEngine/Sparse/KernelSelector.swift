@@ -28,8 +28,16 @@ public struct KernelCrossover: Sendable, Equatable {
   public var singleDensity: Double
 }
 
-/// Measures, once per layer shape and process, where the sparse kernels become faster than the
-/// dense ones, and chooses kernels from it.
+/// Chooses each layer's kernels: from a cost model far from the crossover, else from where the
+/// sparse kernels were measured to become faster than the dense ones for the layer's shape.
+///
+/// **Without timing.** A Linear layer whose density is below half, or above twice, the
+/// crossover the cost model expects (`estimatedCrossover`: 0.5 on batches, 0.25 on single
+/// samples) gets its kernels at once, so a layer pruned 90% costs no timing at all.
+/// **Cached.** A shape that has to be measured is measured once and kept in memory and, when
+/// the command line gave one (`useCache`), in a `CrossoverCache` file that later processes on
+/// the same machine and build read instead of timing again. A shape measured by this process or
+/// found in the cache is decided by its measured crossover, never by the estimate.
 ///
 /// For a shape `[rows, columns]` it times the dense kernels once, and the sparse kernels on
 /// seeded random masks at increasing densities until they are no longer faster; the crossover is
@@ -51,7 +59,7 @@ public struct KernelCrossover: Sendable, Equatable {
 /// only speed: results never depend on timing.
 public final class KernelSelector: Sendable {
   /// The process-wide selector: measurements are kept for the life of the process, like the
-  /// engine's worker pool.
+  /// engine's worker pool, and in the cache file the command line attaches with `useCache`.
   public static let shared = KernelSelector(clock: .system)
 
   /// Samples per batch when timing batch kernels: the chunk size `Evaluator` uses.
