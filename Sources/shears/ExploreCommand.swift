@@ -36,7 +36,7 @@ struct ExploreCommand: ParsableCommand {
     }
     let source = try DataSource.resolve(option: dataOptions.data)
     let session = Session(
-      Session.Setup(modelPath: model, data: source, cacheDirectory: Self.cacheDirectory(environment)))
+      Session.Setup(modelPath: model, data: source, cacheDirectory: CacheFolder.path(environment)))
     session.start()
     let stoppedBy: Int32?
     do {
@@ -50,11 +50,5 @@ struct ExploreCommand: ParsableCommand {
     if snapshot.isError, let message = snapshot.message, snapshot.layers.isEmpty {
       throw ShearsError("explore", message)
     }
-  }
-
-  /// `$XDG_CACHE_HOME/shears`, else `~/.cache/shears`.
-  static func cacheDirectory(_ environment: [String: String]) -> String {
-    if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/shears" }
-    return (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/shears"
   }
 }

@@ -29,6 +29,8 @@ enum Main {
     signal(SIGPIPE, SIG_IGN)
     do {
       var command = try Shears.parseAsRoot()
+      // Kernel crossovers measured by an earlier run are reused; what this run measures is kept.
+      KernelSelector.shared.useCache(CrossoverCache(folder: CacheFolder.path(ProcessInfo.processInfo.environment)))
       try command.run()
     } catch let error as ShearsError {
       Console.error(error.description)

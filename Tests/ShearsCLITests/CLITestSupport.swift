@@ -63,12 +63,14 @@ func shears(_ arguments: [String], environment: [String: String] = [:]) throws -
   try runProcess(try ShearsBinary.located(), arguments, environment: shearsEnvironment(environment))
 }
 
-/// This process's environment with `SHEARS_DATA` removed and an 80x25 terminal, then `environment`.
+/// This process's environment with `SHEARS_DATA` removed, an 80x25 terminal and the caches in
+/// `testCacheFolder` (never the real home's), then `environment`.
 private func shearsEnvironment(_ environment: [String: String]) -> [String: String] {
   var variables = ProcessInfo.processInfo.environment
   variables["SHEARS_DATA"] = nil
   variables["COLUMNS"] = "80"
   variables["LINES"] = "25"
+  variables["XDG_CACHE_HOME"] = testCacheFolder.path
   variables.merge(environment) { _, new in new }
   return variables
 }
@@ -244,6 +246,17 @@ func isClose(_ a: Double, _ b: Double, relative: Double = 1e-9) -> Bool {
 }
 
 // MARK: - Temporary folders
+
+/// `XDG_CACHE_HOME` of every run of the binary in this test process, so measured kernel
+/// crossovers and trained baselines stay out of the real home. Left behind in the temporary
+/// folder when the process ends (a static is never released).
+let testCacheFolder: TemporaryFolder = {
+  do {
+    return try TemporaryFolder(prefix: "shears-cli-cache")
+  } catch {
+    preconditionFailure("cannot create a temporary cache folder: \(error)")
+  }
+}()
 
 /// A new empty folder under the system's temporary folder, removed with its contents when the
 /// value is released.

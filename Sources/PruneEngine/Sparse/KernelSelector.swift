@@ -28,8 +28,16 @@ public struct KernelCrossover: Sendable, Equatable {
   public var singleDensity: Double
 }
 
-/// Measures, once per layer shape and process, where the sparse kernels become faster than the
-/// dense ones, and chooses kernels from it.
+/// Chooses each layer's kernels: from a cost model far from the crossover, else from where the
+/// sparse kernels were measured to become faster than the dense ones for the layer's shape.
+///
+/// **Without timing.** A Linear layer whose density is below half, or above twice, the
+/// crossover the cost model expects (`estimatedCrossover`: 0.5 on batches, 0.25 on single
+/// samples) gets its kernels at once, so a layer pruned 90% costs no timing at all.
+/// **Cached.** A shape that has to be measured is measured once and kept in memory and, when
+/// the command line gave one (`useCache`), in a `CrossoverCache` file that later processes on
+/// the same machine and build read instead of timing again. A shape measured by this process or
+/// found in the cache is decided by its measured crossover, never by the estimate.
 ///
 /// For a shape `[rows, columns]` it times the dense kernels once, and the sparse kernels on
 /// seeded random masks at increasing densities until they are no longer faster; the crossover is
@@ -51,7 +59,7 @@ public struct KernelCrossover: Sendable, Equatable {
 /// only speed: results never depend on timing.
 public final class KernelSelector: Sendable {
   /// The process-wide selector: measurements are kept for the life of the process, like the
-  /// engine's worker pool.
+  /// engine's worker pool, and in the cache file the command line attaches with `useCache`.
   public static let shared = KernelSelector(clock: .system)
 
   /// Samples per batch when timing batch kernels: the chunk size `Evaluator` uses.
@@ -68,18 +76,37 @@ public final class KernelSelector: Sendable {
     var crossovers: [Shape: KernelCrossover] = [:]
     /// Seconds of the dense batch and single-sample kernels.
     var denseTimes: [Shape: (batch: Double, single: Double)] = [:]
+    /// Where measurements are kept between processes, if anywhere.
+    var cache: CrossoverCache?
+    /// Whether `cache` has been read into `crossovers` and `denseTimes`.
+    var cacheRead = false
+    /// Shapes this selector has timed (for tests: a cached shape is never timed again).
+    var timedShapes = 0
   }
 
-  private struct Shape: Hashable {
+  struct Shape: Hashable {
     var rows: Int
     var columns: Int
     /// The convolution the matrix belongs to, nil for a Linear layer.
     var convolution: ConvolutionKernels.Geometry?
   }
 
-  public init(clock: MonotonicClock) {
+  public init(clock: MonotonicClock, cache: CrossoverCache? = nil) {
     self.clock = clock
+    crossovers.withLock { $0.cache = cache }
   }
+
+  /// Keeps measurements in `cache` from now on, and uses those it already holds; nil keeps
+  /// them in memory only.
+  public func useCache(_ cache: CrossoverCache?) {
+    crossovers.withLock {
+      $0.cache = cache
+      $0.cacheRead = false
+    }
+  }
+
+  /// Shapes timed by this selector so far.
+  var timedShapeCount: Int { crossovers.withLock { $0.timedShapes } }
 
   /// The kernels for a Linear layer of a shape with a fraction `density` of nonzero weights.
   public func kinds(rows: Int, columns: Int, density: Double) -> (batch: KernelKind, single: KernelKind) {
@@ -104,6 +131,12 @@ public final class KernelSelector: Sendable {
     let density = matrix.density
     guard density < 1 else { return (.dense, .dense) }
     let shape = Shape(rows: matrix.rows, columns: matrix.columns, convolution: convolution)
+    if known(shape) == nil, let estimate = Self.estimatedCrossover(shape),
+      let batch = Self.clearChoice(density, crossover: estimate.batchDensity),
+      let single = Self.clearChoice(density, crossover: estimate.singleDensity)
+    {
+      return (batch, single)
+    }
     let crossover = crossover(shape)
     let dense = crossovers.withLock { $0.denseTimes[shape] } ?? measuredDenseTimes(shape)
     func decide(_ crossoverDensity: Double, _ denseSeconds: Double, _ sparseSeconds: () -> Double) -> KernelKind {
@@ -128,12 +161,67 @@ public final class KernelSelector: Sendable {
   }
 
   private func crossover(_ shape: Shape) -> KernelCrossover {
-    if let known = crossovers.withLock({ $0.crossovers[shape] }) { return known }
+    if let known = known(shape) { return known }
     // Measured outside the lock: a second thread asking for the same shape measures it again,
     // which wastes a little time but never blocks on another's measurement.
     let measured = measure(shape)
-    crossovers.withLock { $0.crossovers[shape] = $0.crossovers[shape] ?? measured }
+    let (cache, dense) = crossovers.withLock { state in
+      state.crossovers[shape] = state.crossovers[shape] ?? measured
+      state.timedShapes += 1
+      return (state.cache, state.denseTimes[shape] ?? (0, 0))
+    }
+    cache?.store([
+      CrossoverCache.Entry(
+        rows: shape.rows, columns: shape.columns, convolution: shape.convolution, crossover: measured,
+        denseBatchSeconds: dense.batch, denseSingleSeconds: dense.single)
+    ])
     return measured
+  }
+
+  /// The crossover measured for `shape` by this process or, through the cache, an earlier one.
+  private func known(_ shape: Shape) -> KernelCrossover? {
+    let unread = crossovers.withLock { state -> CrossoverCache? in
+      guard !state.cacheRead else { return nil }
+      state.cacheRead = true
+      return state.cache
+    }
+    if let entries = unread?.load() {
+      crossovers.withLock { state in
+        for entry in entries {
+          let shape = Shape(rows: entry.rows, columns: entry.columns, convolution: entry.convolution)
+          guard state.crossovers[shape] == nil else { continue }
+          state.crossovers[shape] = entry.crossover
+          state.denseTimes[shape] = (entry.denseBatchSeconds, entry.denseSingleSeconds)
+        }
+      }
+    }
+    return crossovers.withLock { $0.crossovers[shape] }
+  }
+
+  // MARK: - Cost model
+
+  /// The crossovers a Linear layer of `shape` is expected to have before anything is timed;
+  /// nil for a convolution, whose im2col cost depends too much on its geometry to guess.
+  ///
+  /// On batches a sparse nonzero costs about twice what a dense weight costs in the GEMM, so
+  /// the crossover sits near 0.5 (measured on Zen 4: 0.45 to 0.7 for layers of 100 rows or
+  /// more, 1 for a 10x100 output layer, too small for the GEMM's blocking to pay). On single
+  /// samples a nonzero's irregular access costs several times a streamed dense weight, which
+  /// puts the crossover near 0.25 once half the inputs are zero (measured: 0.11 to 0.15 for
+  /// 300x784, 0.22 for 100x300). Together with `clearChoice`'s factor of two either way, a
+  /// layer pruned 90% or more runs sparse on both paths without timing anything, and one
+  /// pruned half is measured.
+  static func estimatedCrossover(_ shape: Shape) -> KernelCrossover? {
+    guard shape.convolution == nil else { return nil }
+    return KernelCrossover(batchDensity: 0.5, singleDensity: 0.25)
+  }
+
+  /// The kernel when `density` is far enough from an estimated `crossover` (below half of it,
+  /// or above twice it) for the estimate's error not to matter; nil when it must be measured.
+  static func clearChoice(_ density: Double, crossover: Double) -> KernelKind? {
+    if density < crossover / 2 { return .sparse }
+    if density > crossover * 2 { return .dense }
+    return nil
   }
 
   // MARK: - Measurement
