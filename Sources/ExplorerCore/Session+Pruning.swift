@@ -80,7 +80,7 @@ extension Session {
         model: base, scores: base.weightedLayers.compactMap { state.tables.scores[$0.path] }, scope: state.scope)
     state.tables.ranking = ranking
     let model = ranking.pruned(base, targets: state.targets)
-    return criterion == .redundancy ? Redundancy.mergeRemoved(original: base, pruned: model) : model
+    return PruningPipeline.rewrite(criterion, original: base, pruned: model)
   }
 
   /// Prunes the base model to the targets, publishes the new structure at once, then the

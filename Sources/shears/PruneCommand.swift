@@ -44,7 +44,7 @@ struct PruneCommand: ParsableCommand {
     let outcome = try PruningPipeline.apply(request, to: loaded, context: work.scoringContext(seed: criterionOptions.seed))
     let (pruned, removed) = shrink ? outcome.model.shrunk() : (outcome.model, [:])
     let evaluation = Evaluator(model: pruned).evaluate(work.test)
-    let shift = request.criterion == .redundancy ? OutputShift(from: loaded, to: outcome.model, on: work.test) : nil
+    let shift = request.criterion.rewritesKeptWeights ? OutputShift(from: loaded, to: outcome.model, on: work.test) : nil
 
     var history = metadata.history
     history.append("prune \(criterionOptions.summary) \(amountOptions.summary)" + (shrink ? " shrink" : ""))

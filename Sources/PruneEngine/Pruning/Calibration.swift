@@ -1,9 +1,9 @@
 /// Statistics of a model's activations and gradients over calibration samples, gathered with the
 /// engine's own forward and backward passes in feature-major mini-batches.
 ///
-/// One pass serves one criterion: forward only for `activation` and `apoz` (batches of 256, as
-/// evaluation uses), forward and backward for `gradient` and `taylor` (batches of 64, the training
-/// batch size, because the `gradient` score is defined per mini-batch).
+/// One pass serves what one criterion asks for (`CalibrationNeeds`): forward only for activation
+/// statistics (batches of 256, as evaluation uses), forward and backward for gradients (batches
+/// of 64, the training batch size, because the `gradient` score is defined per mini-batch).
 enum Calibration {
   /// Samples per batch of a forward-only pass.
   static let forwardBatchSize = 256
@@ -26,7 +26,8 @@ enum Calibration {
     var meanActivationTimesGradient: [Double] = []
   }
 
-  /// Runs the passes `criterion` needs over the first `context.calibrationSamples` samples.
+  /// Runs the passes that measure `needs` over the first `context.calibrationSamples` samples.
+  /// `subject` names what asked for them in errors (`--criterion taylor`).
   ///
   /// - Parameters:
   ///   - layers: positions among the model's weighted layers (0 for the first weighted layer, ...) to
@@ -35,9 +36,8 @@ enum Calibration {
   /// - Throws: `ShearsError` when there is no calibration data, or it does not fit the model.
   /// - Complexity: O(samples · parameters); no allocation inside the batch loop.
   static func measure(
-    model: Model, context: ScoringContext, criterion: Criterion, granularity: Granularity, layers: Set<Int>
+    model: Model, context: ScoringContext, needs: CalibrationNeeds, subject: String, layers: Set<Int>
   ) throws -> [LayerStatistics] {
-    let subject = "--criterion \(criterion.rawValue)"
     guard let dataset = context.calibration else {
       throw ShearsError(subject, "needs data: it scores from passes over calibration images, and none were given")
     }
@@ -58,10 +58,10 @@ enum Calibration {
     // by the ReLU whose output the neuron statistics read.
     let weighted = model.weightedLayers
     let paths = weighted.map(\.path)
-    let wantsWeightGradients = criterion == .gradient || (criterion == .taylor && granularity == .weight)
-    let wantsNeuronTaylor = criterion == .taylor && granularity == .neuron
-    let wantsActivations = criterion == .activation || criterion == .apoz
-    let needsBackward = wantsWeightGradients || wantsNeuronTaylor
+    let wantsWeightGradients = needs.contains(.weightGradients)
+    let wantsNeuronTaylor = needs.contains(.activationGradientProducts)
+    let wantsActivations = needs.contains(.activations)
+    let needsBackward = needs.needsBackward
     let batchSize = min(needsBackward ? gradientBatchSize : forwardBatchSize, sampleCount)
     // Calibration observes the model as `model.eval()` runs it.
     let plan = ExecutionPlan(

@@ -23,30 +23,32 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   /// neuron's outgoing weights are merged into its twin's.
   case redundancy
 
-  /// What a criterion scores when pruning is not asked to be structured.
-  public var defaultGranularity: Granularity {
+  /// The scorer behind the criterion: the one list of what each name means.
+  var scorer: any CriterionScorer {
     switch self {
-    case .magnitude, .random, .gradient, .taylor: .weight
-    case .neuronL2, .filterL1, .activation, .apoz, .redundancy: .neuron
+    case .magnitude: MagnitudeScorer()
+    case .random: RandomScorer()
+    case .gradient: GradientScorer()
+    case .taylor: TaylorScorer()
+    case .neuronL2: NeuronL2Scorer()
+    case .filterL1: FilterL1Scorer()
+    case .activation: ActivationScorer()
+    case .apoz: APoZScorer()
+    case .redundancy: RedundancyScorer()
     }
   }
+
+  /// What a criterion scores when pruning is not asked to be structured.
+  public var defaultGranularity: Granularity { scorer.granularities[0] }
 
   /// What the criterion can score.
-  public var supportedGranularities: [Granularity] {
-    switch self {
-    case .magnitude, .random, .gradient: [.weight]
-    case .taylor: [.weight, .neuron]
-    case .neuronL2, .filterL1, .activation, .apoz, .redundancy: [.neuron]
-    }
-  }
+  public var supportedGranularities: [Granularity] { scorer.granularities }
+
+  /// Whether pruning with it also changes the weights it keeps (`redundancy`'s merge).
+  public var rewritesKeptWeights: Bool { scorer.rewriting != nil }
 
   /// Whether scoring needs a forward or backward pass over data.
-  public var needsData: Bool {
-    switch self {
-    case .magnitude, .random, .neuronL2, .filterL1, .redundancy: false
-    case .gradient, .taylor, .activation, .apoz: true
-    }
-  }
+  public var needsData: Bool { scorer.granularities.contains { !scorer.calibration(for: $0).isEmpty } }
 
   /// Whether scores of different layers can be ranked together (`--scope global`).
   ///
@@ -54,13 +56,7 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   /// scores only Taylor's (normalised per layer) and APoZ's (a fraction) are; L2 and L1 norms
   /// and mean activations scale with a layer's fan-in (Li et al. 2017 also rank filters within
   /// each layer), and redundancy pairs neurons within a layer.
-  public func supportsGlobalScope(_ granularity: Granularity) -> Bool {
-    switch (self, granularity) {
-    case (_, .weight): true
-    case (.taylor, .neuron), (.apoz, .neuron): true
-    default: false
-    }
-  }
+  public func supportsGlobalScope(_ granularity: Granularity) -> Bool { scorer.ranksAcrossLayers(granularity) }
 }
 
 /// What a score applies to.

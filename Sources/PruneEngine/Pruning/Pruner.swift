@@ -89,7 +89,7 @@ public enum Pruner {
         case .alpha(let alpha):
           selections.append(layer.kept(below: alpha * layer.maximumKeptScore))
         case .standardDeviations(let k):
-          let spread = request.criterion == .magnitude ? layer.keptWeightDeviation : layer.keptScoreDeviation
+          let spread = request.criterion.scorer.spreadsByWeights ? layer.keptWeightDeviation : layer.keptScoreDeviation
           selections.append(layer.kept(below: k * spread))
         }
       }

@@ -4,11 +4,12 @@ public struct PruningOutcome: Sendable {
   public var layers: [LayerPruning]
 }
 
-/// Scoring, selection and (for redundancy) the merge, as one step: what `shears prune`, the
-/// schedules, sweeps and the explorer all run.
+/// Scoring, selection and the criterion's weight rewriting (the redundancy merge), as one step:
+/// what `shears prune`, the schedules, sweeps and the explorer all run.
 public enum PruningPipeline {
-  /// Scores `model` with the request's criterion, prunes what the rule selects and, for
-  /// `redundancy`, merges each removed neuron into its most similar surviving neighbour.
+  /// Scores `model` with the request's criterion, prunes what the rule selects and lets the
+  /// criterion rewrite the kept weights (`redundancy` merges each removed neuron into its most
+  /// similar surviving neighbour).
   ///
   /// - Throws: `ShearsError` when the request does not fit the model or a data-driven criterion
   ///   has no calibration data.
@@ -26,7 +27,12 @@ public enum PruningPipeline {
   /// One pruning step from scores computed earlier on the same `model`.
   public static func apply(_ request: PruningRequest, to model: Model, scores: [LayerScores]) throws -> PruningOutcome {
     let (pruned, layers) = try Pruner.prune(model, request: request, scores: scores)
-    let merged = request.criterion == .redundancy ? Redundancy.mergeRemoved(original: model, pruned: pruned) : pruned
-    return PruningOutcome(model: merged, layers: layers)
+    return PruningOutcome(model: rewrite(request.criterion, original: model, pruned: pruned), layers: layers)
+  }
+
+  /// `pruned` (masked from `original`) with the kept weights rewritten as `criterion` does
+  /// after selection; `pruned` itself for criteria that only mask.
+  public static func rewrite(_ criterion: Criterion, original: Model, pruned: Model) -> Model {
+    criterion.scorer.rewriting?.rewrite(original: original, pruned: pruned) ?? pruned
   }
 }
