@@ -23,12 +23,17 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
-    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // Named apart from ZIPFoundation's own zlib module map, which declares `module CZlib`: two
+    // module maps of one name in a build are a redefinition error.
+    .systemLibrary(name: "CShearsZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // ncursesw's pkg-config file adds -D flags SwiftPM rejects; the header path is fixed on Debian.
     .systemLibrary(name: "CNcurses"),
-    .target(name: "PruneEngine", dependencies: ["CZlib"], swiftSettings: engineSettings),
+    .target(
+      name: "PruneEngine", dependencies: ["CShearsZlib", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      swiftSettings: engineSettings),
     .target(name: "ExplorerCore", dependencies: ["PruneEngine"]),
     .target(name: "CursesShell", dependencies: ["CNcurses", "ExplorerCore"]),
     .executableTarget(

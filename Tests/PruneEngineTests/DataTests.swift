@@ -1,4 +1,4 @@
-import CZlib
+import CShearsZlib
 import Foundation
 import Testing
 
