@@ -45,8 +45,12 @@ let package = Package(
       swiftSettings: engineSettings),
     // Mutated checkpoints shared by the fuzz tests of the engine and of the explorer.
     .target(name: "CheckpointCorpus", dependencies: ["PruneEngine"], path: "Tests/CheckpointCorpus"),
-    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine", "CheckpointCorpus"]),
+    // .npz archives written in code, for the data tests of the engine and of the command line.
+    .target(
+      name: "NPZFixture", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      path: "Tests/NPZFixture"),
+    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine", "CheckpointCorpus", "NPZFixture"]),
     .testTarget(name: "ExplorerCoreTests", dependencies: ["ExplorerCore", "CheckpointCorpus"]),
-    .testTarget(name: "ShearsCLITests", dependencies: ["shears", "PruneEngine"]),
+    .testTarget(name: "ShearsCLITests", dependencies: ["shears", "PruneEngine", "NPZFixture"]),
   ]
 )
