@@ -282,7 +282,8 @@ private func imageError(_ bytes: [UInt8], gzip: Bool = false, labels: Bool = fal
   @Test func prefixKeepsTheClassCount() {
     let dataset = Dataset(images: Array(0..<12), labels: [0, 4, 1], rows: 2, columns: 2)
     let first = dataset.prefix(2)
-    #expect(first.count == 2 && first.pixels == .bytes(Array(0..<8)) && first.labels == [0, 4] && first.classCount == 5)
+    #expect(
+      first.count == 2 && first.pixels == .bytes(Array(0..<8)) && first.labels == [0, 4] && first.classCount == 5)
     #expect(dataset.prefix(10).count == 3 && dataset.prefix(0).count == 0)
   }
 
@@ -350,7 +351,9 @@ private func imageError(_ bytes: [UInt8], gzip: Bool = false, labels: Bool = fal
     gathered.withUnsafeMutableBufferPointer {
       dataset.gatherFeatureMajor(range: 17..<38, into: $0.baseAddress!, leadingDimension: ld)
     }
-    #expect((0..<features).allSatisfy { f in (0..<21).allSatisfy { gathered[f * ld + $0] == values[(17 + $0) * features + f] } })
+    #expect(
+      (0..<features).allSatisfy { f in (0..<21).allSatisfy { gathered[f * ld + $0] == values[(17 + $0) * features + f] }
+      })
     var single = [Float](repeating: .nan, count: features)
     single.withUnsafeMutableBufferPointer { dataset.writeSample(5, into: $0.baseAddress!) }
     #expect(single == Array(values[5 * features..<6 * features]))

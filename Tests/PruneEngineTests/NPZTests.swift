@@ -148,7 +148,8 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
     let scratch = try NPZScratch()
     let path = try scratch.archive(KerasData().arrays)
     func resolve(_ option: String?, _ environment: [String: String]) throws -> DataSource {
-      try DataSource.resolve(option: option, environment: environment, systemDirectory: "/absent", embeddedCandidates: [])
+      try DataSource.resolve(
+        option: option, environment: environment, systemDirectory: "/absent", embeddedCandidates: [])
     }
     #expect(try resolve(path, [:]) == DataSource(path: path, format: .npz, origin: .option))
     #expect(try resolve(nil, ["SHEARS_DATA": path]) == DataSource(path: path, format: .npz, origin: .environment))
@@ -170,7 +171,8 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
   private func expectProblem(
     _ arrays: [(name: String, array: NPYArray)], _ problem: String, sourceLocation: SourceLocation = #_sourceLocation
   ) throws {
-    try expectProblem(entries: arrays.map { ("\($0.name).npy", $0.array.bytes) }, problem, sourceLocation: sourceLocation)
+    try expectProblem(
+      entries: arrays.map { ("\($0.name).npy", $0.array.bytes) }, problem, sourceLocation: sourceLocation)
   }
 
   /// Loads archives of `entries` (file name, bytes), stored and deflated; both must fail with
@@ -244,11 +246,30 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
       "x_train: the .npy header declares (1000, 8, 8, 3) uint8 (\(header + 192_000) bytes) but its zip entry holds "
         + "\(header + real.data.count)")
     claimed.shape = [9_000_000, 4096, 4096, 3]
-    try expectProblem(replacing("x_train", with: claimed), "x_train: implausible size: shape (9000000, 4096, 4096, 3) of uint8")
+    try expectProblem(
+      replacing("x_train", with: claimed), "x_train: implausible size: shape (9000000, 4096, 4096, 3) of uint8")
     claimed.shape = [96, 8, 8, 5000]
     try expectProblem(
       replacing("x_train", with: claimed),
       "x_train: implausible image shape (96, 8, 8, 5000) (sides 1 to 4096, channels 1 to 4096)")
+  }
+
+  /// An entry whose zip directory declares more bytes than its data can hold is refused from
+  /// the directory alone, before its header is read.
+  @Test func aZipEntryClaimingTooMuchIsRefused() throws {
+    let scratch = try NPZScratch()
+    let path = try scratch.archive(KerasData().arrays)
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    // The first central directory record (signature 50 4B 01 02) is x_train's; its
+    // uncompressed size is the 4 bytes at offset 24.
+    let record = try #require((0..<bytes.count - 4).first { bytes[$0..<$0 + 4] == [0x50, 0x4B, 0x01, 0x02] })
+    let compressed = Int(bytes[record + 20]) | Int(bytes[record + 21]) << 8 | Int(bytes[record + 22]) << 16
+    bytes.replaceSubrange(record + 24..<record + 28, with: [0xff, 0xff, 0xff, 0x7f])
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    #expect(
+      loadError(path)
+        == ShearsError(
+          path, "x_train: its zip entry declares 2147483647 bytes, more than its \(compressed) compressed bytes can hold"))
   }
 
   @Test func unsupportedDTypesAreNamed() throws {
@@ -264,7 +285,8 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
       ("y_train", ">i8", "y_train: big-endian int64 ('>i8') is not supported; save x.astype('<i8')"),
     ]
     for (name, descr, problem) in cases {
-      let array = NPYArray(descr: descr, shape: name == "y_train" ? [96] : shape, data: [UInt8](repeating: 0, count: 96))
+      let array = NPYArray(
+        descr: descr, shape: name == "y_train" ? [96] : shape, data: [UInt8](repeating: 0, count: 96))
       try expectProblem(replacing(name, with: array), problem)
     }
   }
@@ -279,19 +301,36 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
     let dicts: [(String, String)] = [
       ("{'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3}", "bad .npy header: expected ')' at byte 62"),
       ("{'descr': '|u1', 'fortran_order': False}", "bad .npy header: 'shape' missing or not a tuple"),
-      ("{'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3), 'extra': 1}", "bad .npy header: unexpected key 'extra'"),
-      ("{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3)}", "bad .npy header: key 'descr' appears twice"),
-      ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (96,)}", "structured arrays (a record dtype) are not supported"),
-      ("{'descr': '|u1', 'fortran_order': 0, 'shape': (96, 8, 8, 3)}", "bad .npy header: 'fortran_order' missing or not True/False"),
-      ("{'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3), } trailing", "bad .npy header: text after the dict"),
+      (
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3), 'extra': 1}",
+        "bad .npy header: unexpected key 'extra'"
+      ),
+      (
+        "{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3)}",
+        "bad .npy header: key 'descr' appears twice"
+      ),
+      (
+        "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (96,)}",
+        "structured arrays (a record dtype) are not supported"
+      ),
+      (
+        "{'descr': '|u1', 'fortran_order': 0, 'shape': (96, 8, 8, 3)}",
+        "bad .npy header: 'fortran_order' missing or not True/False"
+      ),
+      (
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (96, 8, 8, 3), } trailing",
+        "bad .npy header: text after the dict"
+      ),
     ]
     for (dict, problem) in dicts {
-      try expectProblem(entries: replacing("x_train", withFile: NPYArray.file(dict: dict) + good.data), "x_train: " + problem)
+      try expectProblem(
+        entries: replacing("x_train", withFile: NPYArray.file(dict: dict) + good.data), "x_train: " + problem)
     }
     var future = NPYArray.file(dict: good.dict) + good.data
     future[6] = 4
     try expectProblem(
-      entries: replacing("x_train", withFile: future), "x_train: unsupported .npy format version 4.0 (1.0 to 3.0 are read)")
+      entries: replacing("x_train", withFile: future),
+      "x_train: unsupported .npy format version 4.0 (1.0 to 3.0 are read)")
     try expectProblem(
       entries: replacing("x_train", withFile: Array("PK not an array at all".utf8)),
       "x_train: not a .npy array (no \\x93NUMPY magic)")
@@ -320,7 +359,8 @@ private func replacing(_ name: String, withFile bytes: [UInt8]) -> [(name: Strin
     let problem = "not an .npz archive: no zip end-of-central-directory record (not a zip file, or truncated)"
     #expect(loadError(text) == ShearsError(text, problem))
     for compressed in [false, true] {
-      let whole = try Data(contentsOf: URL(fileURLWithPath: scratch.archive(KerasData().arrays, compressed: compressed)))
+      let whole = try Data(
+        contentsOf: URL(fileURLWithPath: scratch.archive(KerasData().arrays, compressed: compressed)))
       let cut = scratch.path + "/cut.npz"
       try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: cut))
       #expect(loadError(cut) == ShearsError(cut, problem))

@@ -139,7 +139,9 @@ struct ExplorerTerminalTests {
     let table = screen.filter { $0.hasPrefix("> 0.weight ") || $0.hasPrefix("  4.weight ") }
     #expect(table.count == 2, "\(screen.joined(separator: "\n"))")
     try terminal.press("Right")
-    try terminal.waitFor("the first convolution pruned") { $0.contains { $0.contains("0.weight") && $0.contains("0.9% pruned") } }
+    try terminal.waitFor("the first convolution pruned") {
+      $0.contains { $0.contains("0.weight") && $0.contains("0.9% pruned") }
+    }
     try terminal.press("q")
     try terminal.waitFor("the quit question") { $0.contains { $0.contains("quit anyway?") } }
     try terminal.press("y")

@@ -123,7 +123,9 @@ struct InteropTests {
     let probes = try #require(written["probes"] as? [[Int]])
     let bytesFile = try #require(files["uint8-savez"])
     let test = try DataSource(path: bytesFile, format: .npz, origin: .option).loadTest()
-    guard case .bytes(let pixels) = test.pixels else { throw PythonInterop.Failure(description: "uint8 read as floats") }
+    guard case .bytes(let pixels) = test.pixels else {
+      throw PythonInterop.Failure(description: "uint8 read as floats")
+    }
     #expect(test.channels == 3 && test.rows == 8 && test.columns == 8 && test.count == 64)
     for probe in probes {
       let (n, y, x, c, value) = (probe[0], probe[1], probe[2], probe[3], probe[4])

@@ -47,7 +47,8 @@ import Testing
     try fixture.write(to: data, compressed: true)
     let model = folder.path("mlp.safetensors")
     let trained = try jsonObject(
-      try shears("train", "--arch", "mlp:192-32-3", "--epochs", "5", "--batch", "16", "--data", data, "--out", model, "--json"))
+      try shears(
+        "train", "--arch", "mlp:192-32-3", "--epochs", "5", "--batch", "16", "--data", data, "--out", model, "--json"))
     #expect((trained["accuracy"] as? Double ?? 0) > 0.9, "\(trained)")
     let tuned = folder.path("tuned.safetensors")
     try requireSuccess(
