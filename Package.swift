@@ -23,12 +23,17 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
-    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // Named apart from ZIPFoundation's own zlib module map, which declares `module CZlib`: two
+    // module maps of one name in a build are a redefinition error.
+    .systemLibrary(name: "CShearsZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // ncursesw's pkg-config file adds -D flags SwiftPM rejects; the header path is fixed on Debian.
     .systemLibrary(name: "CNcurses"),
-    .target(name: "PruneEngine", dependencies: ["CZlib"], swiftSettings: engineSettings),
+    .target(
+      name: "PruneEngine", dependencies: ["CShearsZlib", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      swiftSettings: engineSettings),
     .target(name: "ExplorerCore", dependencies: ["PruneEngine"]),
     .target(name: "CursesShell", dependencies: ["CNcurses", "ExplorerCore"]),
     .executableTarget(
@@ -40,8 +45,12 @@ let package = Package(
       swiftSettings: engineSettings),
     // Mutated checkpoints shared by the fuzz tests of the engine and of the explorer.
     .target(name: "CheckpointCorpus", dependencies: ["PruneEngine"], path: "Tests/CheckpointCorpus"),
-    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine", "CheckpointCorpus"]),
+    // .npz archives written in code, for the data tests of the engine and of the command line.
+    .target(
+      name: "NPZFixture", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      path: "Tests/NPZFixture"),
+    .testTarget(name: "PruneEngineTests", dependencies: ["PruneEngine", "CheckpointCorpus", "NPZFixture"]),
     .testTarget(name: "ExplorerCoreTests", dependencies: ["ExplorerCore", "CheckpointCorpus"]),
-    .testTarget(name: "ShearsCLITests", dependencies: ["shears", "PruneEngine"]),
+    .testTarget(name: "ShearsCLITests", dependencies: ["shears", "PruneEngine", "NPZFixture"]),
   ]
 )

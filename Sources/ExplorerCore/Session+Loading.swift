@@ -63,7 +63,10 @@ extension Session {
       throw ShearsError(
         subject,
         "model takes \(architecture.inputCount) inputs and \(architecture.classCount) classes; the data has "
-          + "\(splits.test.featureCount) pixels and \(splits.classCount) classes")
+          + "\(splits.test.featureDescription) and \(splits.classCount) classes")
+    }
+    if let mismatch = architecture.inputMismatch(with: splits.test, in: setup.data.path) {
+      throw ShearsError(subject, "model " + mismatch)
     }
   }
 

@@ -190,11 +190,7 @@ public final class Evaluator {
       dataset.featureCount == network.inputCount,
       "samples have \(dataset.featureCount) features, the model takes \(network.inputCount)")
     let workspace = single.workspace
-    dataset.images.withUnsafeBufferPointer { pixels in
-      VectorKernels.scalePixels(
-        pixels.baseAddress! + sample * dataset.featureCount, count: dataset.featureCount,
-        into: workspace.input.pointer)
-    }
+    dataset.writeSample(sample, into: workspace.input.pointer)
     var x = UnsafePointer(workspace.input.pointer)
     for (l, layer) in network.layers.enumerated() {
       if layer.convolution != nil {

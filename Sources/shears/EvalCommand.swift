@@ -77,15 +77,13 @@ enum ModelCompatibility {
   /// - Throws: `ShearsError` naming `subject` when the images do not have the architecture's
   ///   input size or a label has no output.
   static func check(_ model: Architecture, subject modelPath: String, with dataset: Dataset, source: DataSource) throws {
-    guard model.inputCount == dataset.featureCount else {
-      throw ShearsError(
-        modelPath,
-        "model takes \(model.inputCount) inputs but the images in \(source.directory) have \(dataset.featureCount) pixels")
+    if let mismatch = model.inputMismatch(with: dataset, in: source.path) {
+      throw ShearsError(modelPath, "model " + mismatch)
     }
     let largestLabel = Int(dataset.labels.max() ?? 0)
     guard largestLabel < model.classCount else {
       throw ShearsError(
-        modelPath, "model has \(model.classCount) outputs but the labels in \(source.directory) go up to \(largestLabel)")
+        modelPath, "model has \(model.classCount) outputs but the labels in \(source.path) go up to \(largestLabel)")
     }
   }
 }

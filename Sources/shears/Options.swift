@@ -1,10 +1,13 @@
 import ArgumentParser
 import PruneEngine
 
-/// `--data DIR`: where the MNIST-format files are.
+/// `--data DIR` or `--data FILE.npz`: where the images and labels are.
 struct DataOptions: ParsableArguments {
   @Option(
-    name: .long, help: ArgumentHelp("Folder of MNIST-format IDX files (optionally .gz).", valueName: "DIR"))
+    name: .long,
+    help: ArgumentHelp(
+      "Folder of MNIST-format IDX files (optionally .gz), or a NumPy .npz of x_train, y_train, x_test, y_test.",
+      valueName: "DIR"))
   var data: String?
 
   /// Resolves the data source and says which one was chosen on stderr.

@@ -9,8 +9,8 @@ struct Shears: ParsableCommand {
     commandName: "shears",
     abstract: "Explore neural-network pruning: score, prune, measure and fine-tune a model.",
     discussion: """
-      Data: --data DIR, else $SHEARS_DATA, else /usr/share/datasets/fashion-mnist, else the \
-      embedded Fashion-MNIST subset; the chosen source is printed on stderr.
+      Data: --data DIR or FILE.npz, else $SHEARS_DATA, else /usr/share/datasets/fashion-mnist, \
+      else the embedded Fashion-MNIST subset; the chosen source is printed on stderr.
       """,
     subcommands: [
       ExploreCommand.self, TrainCommand.self, EvalCommand.self, InfoCommand.self, PruneCommand.self,

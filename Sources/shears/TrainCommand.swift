@@ -86,16 +86,14 @@ struct TrainCommand: ParsableCommand {
     try OutputPath.checkWritable(out)
     let source = try dataOptions.resolveSource()
     let data = try source.load()
-    guard data.train.featureCount == architecture.inputCount else {
-      throw ShearsError(
-        "--arch \(arch)",
-        "takes \(architecture.inputCount) inputs but the images in \(source.directory) have \(data.train.featureCount) pixels")
+    if let mismatch = architecture.inputMismatch(with: data.train, in: source.path) {
+      throw ShearsError("--arch \(arch)", mismatch)
     }
     // The loss reads the logit of each label, so every label needs an output.
     guard data.classCount <= architecture.classCount else {
       throw ShearsError(
         "--arch \(arch)",
-        "has \(architecture.classCount) outputs but the labels in \(source.directory) go up to \(data.classCount - 1)")
+        "has \(architecture.classCount) outputs but the labels in \(source.path) go up to \(data.classCount - 1)")
     }
     let kind: OptimizerKind =
       switch optimizer {

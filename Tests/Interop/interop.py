@@ -18,6 +18,9 @@ Each command prints one JSON object on stdout; files are written where the Swift
   masks MODEL OUT [RECIPE...]  the masks torch.nn.utils.prune computes on MODEL's weights (Linear
                                and Conv2d layers), for the same steps the Swift test runs in
                                Shears, and the masks each recipe's own "python" function gives
+  npz FOLDER                   write one 3-channel dataset with numpy itself, np.savez and
+                               np.savez_compressed, uint8 and float32 (x / 255), int64 labels;
+                               report the files and a few test values with their NHWC indices
 """
 
 import gzip
@@ -270,6 +273,32 @@ def masks(model_path, out, recipes):
     return {"masks": sorted(found)}
 
 
+def npz(folder):
+    """Writes the same easy 3-class dataset four ways, images [n, 8, 8, 3] channels last: class
+    c lights channel c in its own band of rows."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = rng.integers(0, 3, n).astype(np.int64)
+        x = rng.integers(0, 70, (n, 8, 8, 3)).astype(np.uint8)
+        for i, label in enumerate(y):
+            x[i, label * 8 // 3 : (label + 1) * 8 // 3, :, label] += 150
+        return x, y
+
+    x_train, y_train = split(192)
+    x_test, y_test = split(64)
+    files = {}
+    for kind in ("uint8", "float32"):
+        # Shears scales bytes as Float(x) / 255; float images are used as stored.
+        cast = (lambda a: a) if kind == "uint8" else (lambda a: a.astype(np.float32) / np.float32(255))
+        for save in (np.savez, np.savez_compressed):
+            path = os.path.join(folder, f"{kind}-{save.__name__}.npz")
+            save(path, x_train=cast(x_train), y_train=y_train, x_test=cast(x_test), y_test=y_test)
+            files[f"{kind}-{save.__name__}"] = path
+    probes = [[n, y, x, c, int(x_test[n, y, x, c])] for n, y, x, c in [(0, 0, 0, 0), (5, 3, 7, 2), (63, 7, 1, 1)]]
+    return {"files": files, "probes": probes}
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "train":
@@ -282,6 +311,8 @@ def main(argv):
         result = prune_torch(*args)
     elif command == "masks":
         result = masks(args[0], args[1], args[2:])
+    elif command == "npz":
+        result = npz(*args)
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

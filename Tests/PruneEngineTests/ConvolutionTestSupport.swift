@@ -158,7 +158,7 @@ struct ReferenceForward {
 
   /// Pixels of sample `sample` of `data`, scaled to [0, 1] as the engine scales them.
   static func pixels(_ data: Dataset, _ sample: Int) -> [Double] {
-    (0..<data.featureCount).map { Double(data.images[sample * data.featureCount + $0]) / 255 }
+    (0..<data.featureCount).map { data.input(sample, $0) }
   }
 
   /// Mean cross-entropy over the first `count` samples of `data`.

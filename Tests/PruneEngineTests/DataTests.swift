@@ -1,4 +1,4 @@
-import CZlib
+import CShearsZlib
 import Foundation
 import Testing
 
@@ -194,7 +194,7 @@ private func imageError(_ bytes: [UInt8], gzip: Bool = false, labels: Bool = fal
       #expect(splits.train.count == 5 && splits.test.count == 5)
       #expect(splits.train.featureCount == 6 && splits.classCount == 3)
       #expect(splits.test.labels == [0, 1, 2, 0, 1])
-      #expect(splits.test.images == Array(imageFile(count: 5, rows: 2, columns: 3)[16...]))
+      #expect(splits.test.pixels == .bytes(Array(imageFile(count: 5, rows: 2, columns: 3)[16...])))
     }
   }
 
@@ -282,7 +282,8 @@ private func imageError(_ bytes: [UInt8], gzip: Bool = false, labels: Bool = fal
   @Test func prefixKeepsTheClassCount() {
     let dataset = Dataset(images: Array(0..<12), labels: [0, 4, 1], rows: 2, columns: 2)
     let first = dataset.prefix(2)
-    #expect(first.count == 2 && first.images == Array(0..<8) && first.labels == [0, 4] && first.classCount == 5)
+    #expect(
+      first.count == 2 && first.pixels == .bytes(Array(0..<8)) && first.labels == [0, 4] && first.classCount == 5)
     #expect(dataset.prefix(10).count == 3 && dataset.prefix(0).count == 0)
   }
 
@@ -320,6 +321,56 @@ private func imageError(_ bytes: [UInt8], gzip: Bool = false, labels: Bool = fal
       dataset.gatherFeatureMajor(range: 19..<57, into: $0.baseAddress!, leadingDimension: ld)
     }
     #expect(gathered == naive(Array(19..<57)))
+  }
+
+  /// Float images are gathered as stored, with no scaling, in both gathers and one sample at a
+  /// time.
+  @Test(arguments: [(3, 5, 7), (1, 16, 16)])
+  func floatGatherCopiesValuesAsStored(channels: Int, rows: Int, columns: Int) {
+    var generator = SeededGenerator(seed: 3)
+    let count = 40
+    let features = channels * rows * columns
+    let values = (0..<count * features).map { _ in generator.nextUnitFloat() * 8 - 4 }
+    let dataset = Dataset(
+      pixels: .floats(values), labels: [UInt8](repeating: 1, count: count), channels: channels, rows: rows,
+      columns: columns)
+    #expect(dataset.featureCount == features && dataset.count == count)
+    let indices: [Int32] = (0..<21).map { _ in Int32(generator.next() % UInt64(count)) }
+    let ld = 23
+    var gathered = [Float](repeating: .nan, count: features * ld)
+    indices.withUnsafeBufferPointer { indices in
+      gathered.withUnsafeMutableBufferPointer {
+        dataset.gatherFeatureMajor(indices, into: $0.baseAddress!, leadingDimension: ld)
+      }
+    }
+    let expected = (0..<features).allSatisfy { f in
+      indices.indices.allSatisfy { j in gathered[f * ld + j] == values[Int(indices[j]) * features + f] }
+    }
+    #expect(expected)
+    gathered = [Float](repeating: .nan, count: features * ld)
+    gathered.withUnsafeMutableBufferPointer {
+      dataset.gatherFeatureMajor(range: 17..<38, into: $0.baseAddress!, leadingDimension: ld)
+    }
+    #expect(
+      (0..<features).allSatisfy { f in (0..<21).allSatisfy { gathered[f * ld + $0] == values[(17 + $0) * features + f] }
+      })
+    var single = [Float](repeating: .nan, count: features)
+    single.withUnsafeMutableBufferPointer { dataset.writeSample(5, into: $0.baseAddress!) }
+    #expect(single == Array(values[5 * features..<6 * features]))
+  }
+
+  @Test func colourImagesDescribeTheirChannels() {
+    let colour = Dataset(
+      pixels: .bytes([UInt8](repeating: 9, count: 2 * 3 * 4 * 5)), labels: [0, 2], channels: 3, rows: 4, columns: 5)
+    #expect(colour.featureCount == 60 && colour.imageShape == "3x4x5" && colour.classCount == 3)
+    #expect(colour.featureDescription == "60 values (3x4x5)")
+    let first = colour.prefix(1)
+    #expect(first.channels == 3 && first.pixels == .bytes([UInt8](repeating: 9, count: 60)) && first.classCount == 3)
+    let grey = Dataset(images: [1, 2, 3, 4], labels: [0], rows: 2, columns: 2)
+    #expect(grey.channels == 1 && grey.imageShape == "2x2" && grey.featureDescription == "4 pixels")
+    #expect(!grey.hasSameImages(as: colour) && grey.hasSameImages(as: grey.prefix(0)))
+    let floats = Dataset(pixels: .floats([1, 2, 3, 4]), labels: [0], channels: 1, rows: 2, columns: 2)
+    #expect(!grey.hasSameImages(as: floats))
   }
 
   @Test func gatherScalesEveryByteValueExactly() {

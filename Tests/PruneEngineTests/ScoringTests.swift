@@ -80,7 +80,7 @@ struct ReferenceCalibration {
       var batchGradient = layers.map { [Double](repeating: 0, count: $0.weight.count) }
       for sample in first..<(first + n) {
         // Forward: activations[0] is the input, activations[l + 1] the output of layer l.
-        var activations = [(0..<data.featureCount).map { Double(data.images[sample * data.featureCount + $0]) / 255 }]
+        var activations = [(0..<data.featureCount).map { data.input(sample, $0) }]
         for (l, layer) in layers.enumerated() {
           var output = [Double](repeating: 0, count: layer.outputCount)
           for o in 0..<layer.outputCount {

@@ -33,3 +33,14 @@ func bandDataset(samples: Int, classes: Int, side: Int = 4, seed: UInt64) -> Dat
   }
   return Dataset(images: images, labels: labels, rows: side, columns: side)
 }
+
+extension Dataset {
+  /// Input `feature` of `sample` as the engine feeds it (a byte over 255, a float as stored), in
+  /// double precision for reference implementations.
+  func input(_ sample: Int, _ feature: Int) -> Double {
+    switch pixels {
+    case .bytes(let bytes): Double(bytes[sample * featureCount + feature]) / 255
+    case .floats(let floats): Double(floats[sample * featureCount + feature])
+    }
+  }
+}

@@ -34,8 +34,9 @@ struct ConvolutionInteropTests {
       (splits.test, test, IDXFixture.testImages, IDXFixture.testLabels),
     ] {
       let part = data.prefix(count)
+      guard case .bytes(let pixels) = part.pixels else { throw ShearsError(PythonInterop.datasets, "not bytes") }
       try IDXFixture.write(
-        IDXFixture.imageFile(part.images, count: part.count, rows: part.rows, columns: part.columns),
+        IDXFixture.imageFile(pixels, count: part.count, rows: part.rows, columns: part.columns),
         to: path + "/" + images)
       try IDXFixture.write(IDXFixture.labelFile(part.labels), to: path + "/" + labels)
     }

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// Bad `--data` folders: each run exits 1 with the data source line and one error line naming
-/// the folder or file, and `train` leaves no checkpoint behind.
+/// Bad `--data` folders (bad archives: `NPZDataTests`): each run exits 1 with the data source
+/// line and one error line naming the folder or file, and `train` leaves no checkpoint behind.
 @Suite struct DataErrorTests {
   /// One thing wrong with an otherwise good fixture folder.
   enum Defect: String, CaseIterable, CustomTestStringConvertible {
@@ -89,13 +89,14 @@ import Testing
     #expect(try parent.contents() == [])
   }
 
-  /// A file where the data folder should be is not a folder.
-  @Test func dataIsAFile() throws {
+  /// A file given as --data is read as an .npz archive, and one that is not is refused as such.
+  @Test func dataIsAFileButNotAnArchive() throws {
     let parent = try TemporaryFolder()
     let file = parent.path("data")
     try IDXFixture.write([1, 2, 3], to: file)
     let run = try shears("train", "--arch", "mlp:784-16-10", "--data", file, "--out", parent.path("m.safetensors"))
-    expectInputError(run, subject: file)
+    let message = expectInputError(run, subject: file, notes: ["data: \(file) (--data)"])
+    #expect(message?.hasPrefix("not an .npz archive") == true, "\(message ?? "")")
     #expect(try parent.contents() == ["data"])
   }
 }

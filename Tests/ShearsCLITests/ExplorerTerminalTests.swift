@@ -1,4 +1,5 @@
 import Foundation
+import NPZFixture
 import PruneEngine
 import Testing
 
@@ -116,6 +117,35 @@ struct ExplorerTerminalTests {
     try terminal.waitFor("exit status 1", seconds: 10) { isExitStatus(1, on: $0) }
     let message = try String(contentsOfFile: errors, encoding: .utf8)
     #expect(message.hasSuffix("model takes 784 inputs and 10 classes; the data has 784 pixels and 201 classes\n"), "\(message)")
+    try expectTerminalModesRestored(terminal)
+  }
+
+  /// A convolutional model trained on a 3-channel `.npz` opens on that archive: the header names
+  /// it, the convolution is a row of the table, its accuracy is measured on the archive's test
+  /// images, and a key press prunes it.
+  @Test func aColourModelOpensOnItsArchive() throws {
+    let folder = try TemporaryFolder(prefix: "shears-e2e")
+    let data = folder.path("colour.npz")
+    try KerasData().write(to: data, compressed: true)
+    let model = folder.path("colour.safetensors")
+    try requireSuccess(
+      try shears("train", "--arch", "cnn:3x8x8-conv4k3-pool2-fc3", "--epochs", "1", "--data", data, "--out", model))
+    let terminal = try shell(in: folder)
+    try terminal.type(try explorerCommand(model: model, data: data))
+    try terminal.waitFor("the full accuracy on the archive's test images") {
+      $0.contains { $0.contains("colour.npz (--data)") } && $0.contains { $0.contains("(32 images)") }
+    }
+    let screen = try terminal.screen()
+    let table = screen.filter { $0.hasPrefix("> 0.weight ") || $0.hasPrefix("  4.weight ") }
+    #expect(table.count == 2, "\(screen.joined(separator: "\n"))")
+    try terminal.press("Right")
+    try terminal.waitFor("the first convolution pruned") {
+      $0.contains { $0.contains("0.weight") && $0.contains("0.9% pruned") }
+    }
+    try terminal.press("q")
+    try terminal.waitFor("the quit question") { $0.contains { $0.contains("quit anyway?") } }
+    try terminal.press("y")
+    try terminal.waitFor("exit status 0", seconds: 10) { isExitStatus(0, on: $0) }
     try expectTerminalModesRestored(terminal)
   }
 }

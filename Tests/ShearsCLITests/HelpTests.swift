@@ -24,8 +24,9 @@ import Testing
       OVERVIEW: Explore neural-network pruning: score, prune, measure and fine-tune a
       model.
 
-      Data: --data DIR, else $SHEARS_DATA, else /usr/share/datasets/fashion-mnist,
-      else the embedded Fashion-MNIST subset; the chosen source is printed on stderr.
+      Data: --data DIR or FILE.npz, else $SHEARS_DATA, else
+      /usr/share/datasets/fashion-mnist, else the embedded Fashion-MNIST subset; the
+      chosen source is printed on stderr.
 
       USAGE: shears <subcommand>
 
@@ -71,7 +72,8 @@ import Testing
 
       OPTIONS:
         --model <PATH>          Checkpoint to open (safetensors).
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).
         -h, --help              Show help information.
@@ -106,7 +108,8 @@ import Testing
 
       OPTIONS:
         --arch <ARCH>           Architecture: mlp:..., cnn:... or lenet5 (see above).
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --epochs <epochs>       Passes over the training set, 1 to 10000. (default:
                                 10)
         --batch <batch>         Samples per optimizer step, 1 to 65536. (default: 64)
@@ -144,7 +147,8 @@ import Testing
 
       OPTIONS:
         --model <PATH>          Checkpoint to evaluate (safetensors).
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --repetitions <repetitions>
                                 Also time the evaluation: median of this many runs
                                 after a warm-up, 1 to 1000 (milliseconds in the
@@ -225,7 +229,8 @@ import Testing
       USAGE: shears bench [--data <DIR>] [--json] [--progress] [--repetitions <repetitions>] [--suite <suite>]
 
       OPTIONS:
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         --repetitions <repetitions>
@@ -273,7 +278,8 @@ import Testing
         --alpha <A>             Prune scores below A x the largest score, A 0 or more.
         --std <K>               Prune below K x the layer's weight standard
                                 deviation, K 0 or more.
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --shrink                Remove pruned neurons and filters physically (the
                                 outputs stay the same).
         --out <PATH>            Checkpoint to write (safetensors).
@@ -302,7 +308,8 @@ import Testing
 
       OPTIONS:
         --model <PATH>          Checkpoint to fine-tune (safetensors).
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --epochs <epochs>       Passes over the training set, 1 to 10000 (per step
                                 with --schedule iterative).
         --optimizer <optimizer> adam or sgd (with momentum 0.9). (values: adam, sgd;
@@ -371,7 +378,8 @@ import Testing
         --finetune-epochs <finetune-epochs>
                                 Fine-tune this many epochs at each amount before
                                 evaluating, 0 to 10000. (default: 0)
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --csv <PATH>            Also write the rows as CSV.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).
@@ -400,7 +408,8 @@ import Testing
                                 activation, apoz, redundancy; default: magnitude)
         --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9: 1 to 100
                                 entries, each as --amount.
-        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz).
+        --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
+                                a NumPy .npz of x_train, y_train, x_test, y_test.
         --csv <PATH>            Also write the rows as CSV.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).

@@ -113,6 +113,38 @@ struct InteropTests {
     #expect(largest <= 1e-4, "largest logit difference \(largest)")
   }
 
+  /// numpy itself writes a 3-channel dataset with `np.savez` and `np.savez_compressed`, as
+  /// uint8 and as float32 (x / 255), with int64 labels: Shears finds each value numpy wrote at
+  /// `[n, y, x, c]` at `[n, c, y, x]`, and trains the same model from all four files, since
+  /// float32 x / 255 is exactly the scaled byte.
+  @Test func numpyArchivesTrainAlike() throws {
+    let written = try PythonInterop.run("npz", folder.path)
+    let files = try #require(written["files"] as? [String: String])
+    let probes = try #require(written["probes"] as? [[Int]])
+    let bytesFile = try #require(files["uint8-savez"])
+    let test = try DataSource(path: bytesFile, format: .npz, origin: .option).loadTest()
+    guard case .bytes(let pixels) = test.pixels else {
+      throw PythonInterop.Failure(description: "uint8 read as floats")
+    }
+    #expect(test.channels == 3 && test.rows == 8 && test.columns == 8 && test.count == 64)
+    for probe in probes {
+      let (n, y, x, c, value) = (probe[0], probe[1], probe[2], probe[3], probe[4])
+      #expect(Int(pixels[n * 192 + c * 64 + y * 8 + x]) == value, "value at [\(n), \(y), \(x), \(c)]")
+    }
+    var results: [(accuracy: Double, loss: Double)] = []
+    for name in ["uint8-savez", "uint8-savez_compressed", "float32-savez", "float32-savez_compressed"] {
+      let data = try #require(files[name])
+      let trained = try jsonObject(
+        try shears(
+          "train", "--arch", "cnn:3x8x8-conv8k3-pool2-fc3", "--epochs", "6", "--batch", "16", "--lr", "0.01",
+          "--data", data,
+          "--out", folder.path("\(name).safetensors"), "--json"))
+      results.append((try #require(trained["accuracy"] as? Double), try #require(trained["loss"] as? Double)))
+    }
+    #expect(results[0].accuracy > 0.9, "accuracy \(results[0].accuracy)")
+    #expect(results.allSatisfy { $0 == results[0] }, "\(results)")
+  }
+
   @Test func pytorchPrunedStateDictLoadsWithItsSparsity() throws {
     let path = folder.path("torch-pruned.safetensors")
     let torch = try PythonInterop.run("prune", path)

@@ -55,9 +55,11 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: folder.path("m.safetensors")))
   }
 
-  @Test func dataThatIsAFIFOIsNotAFolder() throws {
+  /// A FIFO named as --data is taken for an .npz archive and refused without blocking.
+  @Test func dataThatIsAFIFOIsRefused() throws {
     let data = try fifo("data")
-    #expect(expectInputError(try shears("eval", "--model", trained.model, "--data", data), subject: data) == "not a folder")
+    let run = try shears("eval", "--model", trained.model, "--data", data)
+    #expect(expectInputError(run, subject: data, notes: ["data: \(data) (--data)"]) == "not a regular file")
   }
 
   @Test(arguments: ["eval", "info"])

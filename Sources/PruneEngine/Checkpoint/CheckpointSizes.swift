@@ -1,4 +1,4 @@
-import CZlib
+import CShearsZlib
 
 /// How many bytes a model takes on disk in each form Shears writes, and gzip-compressed.
 public struct CheckpointSizes: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import CZlib
+import CShearsZlib
 import Foundation
 
 /// A forward-only source of bytes: a plain file, or the inflated contents of a gzip file.

@@ -1,12 +1,14 @@
 import Foundation
 
-/// A folder of MNIST-format IDX files and how it was chosen.
+/// Where the data comes from and how it was chosen: a folder of MNIST-format IDX files or a
+/// NumPy `.npz` archive.
 ///
 /// The folder holds `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`,
 /// `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte`, each optionally gzip-compressed
-/// with a `.gz` suffix (GUIDE section 3).
+/// with a `.gz` suffix (GUIDE section 3). The archive holds `x_train`, `y_train`, `x_test` and
+/// `y_test` as Keras writes them (`NPZFile`).
 public struct DataSource: Sendable, Equatable, CustomStringConvertible {
-  /// What chose the folder, in resolution order.
+  /// What chose the source, in resolution order.
   public enum Origin: String, Sendable {
     case option = "--data"
     case environment = "SHEARS_DATA"
@@ -14,37 +16,53 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
     case embedded = "embedded"
   }
 
-  /// The folder, as given (not made absolute).
-  public let directory: String
+  /// How the data is stored.
+  public enum Format: Sendable {
+    /// A folder of IDX files.
+    case idxFolder
+    /// A `.npz` archive.
+    case npz
+  }
+
+  /// The folder or file, as given (not made absolute).
+  public let path: String
+  public let format: Format
   public let origin: Origin
 
   /// Where the Debian package `dataset-fashion-mnist` installs the full dataset.
   public static let systemDirectory = "/usr/share/datasets/fashion-mnist"
 
-  public init(directory: String, origin: Origin) {
-    self.directory = directory
+  public init(path: String, format: Format, origin: Origin) {
+    self.path = path
+    self.format = format
     self.origin = origin
   }
 
-  /// The folder and its origin, for example `/usr/share/datasets/fashion-mnist (system)` or
-  /// `datasets/ (embedded subset)`.
+  /// A folder of IDX files.
+  public init(directory: String, origin: Origin) {
+    self.init(path: directory, format: .idxFolder, origin: origin)
+  }
+
+  /// The source and its origin, for example `/usr/share/datasets/fashion-mnist (system)`,
+  /// `cifar10.npz (--data)` or `datasets/ (embedded subset)`.
   public var description: String {
     switch origin {
-    case .option: "\(directory) (--data)"
-    case .environment: "\(directory) ($SHEARS_DATA)"
-    case .system: "\(directory) (system)"
+    case .option: "\(path) (--data)"
+    case .environment: "\(path) ($SHEARS_DATA)"
+    case .system: "\(path) (system)"
     case .embedded: "datasets/ (embedded subset)"
     }
   }
 
   // MARK: - Resolution
 
-  /// Chooses the data folder in the order of GUIDE section 3: an explicit `--data`, then
+  /// Chooses the data in the order of GUIDE section 3: an explicit `--data`, then
   /// `$SHEARS_DATA`, then `/usr/share/datasets/fashion-mnist` if present, then the embedded
-  /// subset in the repository's `datasets/` folder.
+  /// subset in the repository's `datasets/` folder. A folder named by `--data` or
+  /// `$SHEARS_DATA` holds IDX files; any other file is read as an `.npz` archive.
   ///
-  /// - Throws: `ShearsError` when the folder named by `--data` or `$SHEARS_DATA` does not exist
-  ///   (never a silent fallback), or when no embedded folder can be found.
+  /// - Throws: `ShearsError` when the folder or file named by `--data` or `$SHEARS_DATA` does
+  ///   not exist (never a silent fallback), or when no embedded folder can be found.
   public static func resolve(
     option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws -> DataSource {
@@ -58,14 +76,10 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
     option: String?, environment: [String: String], systemDirectory: String, embeddedCandidates: [String]
   ) throws -> DataSource {
     if let option {
-      guard isDirectory(option) else { throw ShearsError(option, missingFolderProblem(option)) }
-      return DataSource(directory: option, origin: .option)
+      return try named(option, origin: .option)
     }
     if let variable = environment["SHEARS_DATA"], !variable.isEmpty {
-      guard isDirectory(variable) else {
-        throw ShearsError(variable, missingFolderProblem(variable) + " (from $SHEARS_DATA)")
-      }
-      return DataSource(directory: variable, origin: .environment)
+      return try named(variable, origin: .environment)
     }
     if isDirectory(systemDirectory) {
       return DataSource(directory: systemDirectory, origin: .system)
@@ -77,6 +91,17 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
           + "pass --data DIR or set SHEARS_DATA")
     }
     return DataSource(directory: embedded, origin: .embedded)
+  }
+
+  /// The folder or archive the user named: a folder is IDX files, anything else that exists
+  /// an `.npz` archive (whose reader says so when it is not one).
+  private static func named(_ path: String, origin: Origin) throws -> DataSource {
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+      let missing = path.hasSuffix(".npz") ? "no such .npz file" : "no such data folder"
+      throw ShearsError(path, origin == .environment ? missing + " (from $SHEARS_DATA)" : missing)
+    }
+    return DataSource(path: path, format: isFolder.boolValue ? .idxFolder : .npz, origin: origin)
   }
 
   /// Where the repository's `datasets/` folder may be: next to the sources this file was compiled
@@ -96,11 +121,15 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
 
   /// Loads the training and test splits.
   ///
-  /// Every file is located before any is read, so a missing file is reported at once.
+  /// Every file (or array) is located before any is read, so a missing one is reported at once.
   ///
   /// - Throws: `ShearsError` naming the folder or file: a missing folder, a missing file, a bad
   ///   file, images and labels of different counts, or splits of different image sizes.
   public func load() throws -> DataSplits {
+    if format == .npz {
+      let (train, test) = try NPZFile.load(at: path)
+      return DataSplits(train: train, test: test, source: self)
+    }
     let paths = try DataFile.allCases.map(path(of:))
     let train = try Self.loadSplit(images: paths[0], labels: paths[1])
     let test = try Self.loadSplit(images: paths[2], labels: paths[3])
@@ -115,7 +144,8 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
   ///
   /// - Throws: `ShearsError` as `load()` does, for the two test files.
   public func loadTest() throws -> Dataset {
-    try Self.loadSplit(images: path(of: .testImages), labels: path(of: .testLabels))
+    if format == .npz { return try NPZFile.loadTest(at: path) }
+    return try Self.loadSplit(images: path(of: .testImages), labels: path(of: .testLabels))
   }
 
   /// The four files of a data folder, in the order `load()` locates them.
@@ -128,8 +158,8 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
 
   /// The path of `file` in the folder, plain or `.gz` (plain preferred when both exist).
   func path(of file: DataFile) throws -> String {
-    guard Self.isDirectory(directory) else { throw ShearsError(directory, "no such data folder") }
-    let plain = directory.hasSuffix("/") ? directory + file.rawValue : directory + "/" + file.rawValue
+    guard Self.isDirectory(path) else { throw ShearsError(path, "no such data folder") }
+    let plain = path.hasSuffix("/") ? path + file.rawValue : path + "/" + file.rawValue
     guard let found = [plain, plain + ".gz"].first(where: { Self.exists($0, directory: false) }) else {
       throw ShearsError(plain, "no such file (nor \(file.rawValue).gz)")
     }
@@ -147,11 +177,6 @@ public struct DataSource: Sendable, Equatable, CustomStringConvertible {
   }
 
   private static func isDirectory(_ path: String) -> Bool { exists(path, directory: true) }
-
-  /// Why `path`, which is not a folder, cannot be the data folder.
-  private static func missingFolderProblem(_ path: String) -> String {
-    exists(path, directory: false) ? "not a folder" : "no such data folder"
-  }
 
   /// Whether `path` exists and is (or is not) a folder.
   private static func exists(_ path: String, directory: Bool) -> Bool {

@@ -1,9 +1,9 @@
 // MARK: - Batch conversion
 
 extension Dataset {
-  /// Writes samples `indices` scaled to [0, 1] in feature-major layout, ready to be a GEMM
-  /// operand: `destination[f * ld + j] = images[indices[j]][f] / 255` for `j` in
-  /// `0..<indices.count` and `f` in `0..<featureCount`.
+  /// Writes samples `indices` in feature-major layout, ready to be a GEMM operand:
+  /// `destination[f * ld + j] = x(indices[j], f)` for `j` in `0..<indices.count` and `f` in
+  /// `0..<featureCount`, where `x` is a byte divided by 255 or a float as stored.
   ///
   /// - Parameters:
   ///   - indices: sample numbers, each in `0..<count`.
@@ -23,7 +23,7 @@ extension Dataset {
   }
 
   /// Writes the contiguous samples `range` as `gatherFeatureMajor(_:into:leadingDimension:)` does
-  /// (used by evaluation): `destination[f * ld + j] = images[range.lowerBound + j][f] / 255`.
+  /// (used by evaluation): `destination[f * ld + j] = x(range.lowerBound + j, f)`.
   ///
   /// - Complexity: O(range.count · featureCount), no allocation.
   public func gatherFeatureMajor(
@@ -33,39 +33,98 @@ extension Dataset {
     gather(sampleCount: range.count, into: destination, leadingDimension: ld) { range.lowerBound + $0 }
   }
 
+  /// Writes sample `sample` as one column of network input: `destination[f] = x(sample, f)`.
+  ///
+  /// - Complexity: O(featureCount), no allocation.
+  func writeSample(_ sample: Int, into destination: UnsafeMutablePointer<Float>) {
+    precondition(sample >= 0 && sample < count, "sample \(sample) is outside 0..<\(count)")
+    let features = featureCount
+    switch pixels {
+    case .bytes(let bytes):
+      bytes.withUnsafeBufferPointer { bytes in
+        VectorKernels.scalePixels(bytes.baseAddress! + sample * features, count: features, into: destination)
+      }
+    case .floats(let floats):
+      floats.withUnsafeBufferPointer { floats in
+        destination.update(from: floats.baseAddress! + sample * features, count: features)
+      }
+    }
+  }
+
   /// The transpose shared by both gathers; `sample(j)` is the sample written to column `j`
   /// (called once per sample, never per pixel).
-  ///
-  /// Samples go 16 at a time, features 16 at a time: a 16x16 tile of bytes is loaded as 16 row
-  /// vectors, transposed in registers, widened, scaled and stored as 16 `SIMD16<Float>`, each a
-  /// whole 64-byte cache line of the destination. Features and samples beyond a multiple of 16
-  /// are written one at a time.
   @inline(__always)
   private func gather(
     sampleCount n: Int, into destination: UnsafeMutablePointer<Float>, leadingDimension ld: Int,
     sample: (Int) -> Int
   ) {
     precondition(ld >= n, "leading dimension \(ld) is smaller than the \(n) samples")
+    switch pixels {
+    case .bytes(let bytes):
+      bytes.withUnsafeBufferPointer { bytes in
+        guard let base = bytes.baseAddress, n > 0 else { return }
+        gatherBytes(base, sampleCount: n, into: destination, leadingDimension: ld, sample: sample)
+      }
+    case .floats(let floats):
+      floats.withUnsafeBufferPointer { floats in
+        guard let base = floats.baseAddress, n > 0 else { return }
+        gatherFloats(base, sampleCount: n, into: destination, leadingDimension: ld, sample: sample)
+      }
+    }
+  }
+
+  /// The byte gather: samples go 16 at a time, features 16 at a time: a 16x16 tile of bytes is
+  /// loaded as 16 row vectors, transposed in registers, widened, scaled and stored as 16
+  /// `SIMD16<Float>`, each a whole 64-byte cache line of the destination. Features and samples
+  /// beyond a multiple of 16 are written one at a time.
+  @inline(__always)
+  private func gatherBytes(
+    _ base: UnsafePointer<UInt8>, sampleCount n: Int, into destination: UnsafeMutablePointer<Float>,
+    leadingDimension ld: Int, sample: (Int) -> Int
+  ) {
     let features = featureCount
     let tiledFeatures = features - features % 16
-    images.withUnsafeBufferPointer { pixels in
-      guard let base = pixels.baseAddress, n > 0 else { return }
-      var j0 = 0
-      while j0 + 16 <= n {
-        var rows = SIMD16<Int>()
-        for k in 0..<16 { rows[k] = sample(j0 + k) * features }
-        for f0 in stride(from: 0, to: tiledFeatures, by: 16) {
-          Self.transposeTile(UnsafeRawPointer(base + f0), rows: rows, into: destination + f0 * ld + j0, ld: ld)
-        }
-        for k in 0..<16 {
-          for f in tiledFeatures..<features { destination[f * ld + j0 + k] = Float(base[rows[k] + f]) / 255 }
-        }
-        j0 += 16
+    var j0 = 0
+    while j0 + 16 <= n {
+      var rows = SIMD16<Int>()
+      for k in 0..<16 { rows[k] = sample(j0 + k) * features }
+      for f0 in stride(from: 0, to: tiledFeatures, by: 16) {
+        Self.transposeTile(UnsafeRawPointer(base + f0), rows: rows, into: destination + f0 * ld + j0, ld: ld)
       }
-      for j in j0..<n {
-        let row = base + sample(j) * features
-        for f in 0..<features { destination[f * ld + j] = Float(row[f]) / 255 }
+      for k in 0..<16 {
+        for f in tiledFeatures..<features { destination[f * ld + j0 + k] = Float(base[rows[k] + f]) / 255 }
       }
+      j0 += 16
+    }
+    for j in j0..<n {
+      let row = base + sample(j) * features
+      for f in 0..<features { destination[f * ld + j] = Float(row[f]) / 255 }
+    }
+  }
+
+  /// The float gather, in the same 16-sample blocks: each feature of a block is one 64-byte
+  /// store gathered from 16 sample rows, and the 16 rows stay in L1 while their features are
+  /// walked in order.
+  @inline(__always)
+  private func gatherFloats(
+    _ base: UnsafePointer<Float>, sampleCount n: Int, into destination: UnsafeMutablePointer<Float>,
+    leadingDimension ld: Int, sample: (Int) -> Int
+  ) {
+    let features = featureCount
+    var j0 = 0
+    while j0 + 16 <= n {
+      var rows = SIMD16<Int>()
+      for k in 0..<16 { rows[k] = sample(j0 + k) * features }
+      for f in 0..<features {
+        var column = SIMD16<Float>()
+        for k in 0..<16 { column[k] = base[rows[k] + f] }
+        UnsafeMutableRawPointer(destination + f * ld + j0).storeBytes(of: column, as: SIMD16<Float>.self)
+      }
+      j0 += 16
+    }
+    for j in j0..<n {
+      let row = base + sample(j) * features
+      for f in 0..<features { destination[f * ld + j] = row[f] }
     }
   }
 

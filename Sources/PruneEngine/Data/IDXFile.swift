@@ -12,12 +12,6 @@ enum IDXFile {
   static let imageMagic: UInt32 = 0x0000_0803
   /// Magic number of a label file: unsigned bytes, one dimension.
   static let labelMagic: UInt32 = 0x0000_0801
-  /// Most samples a file may declare.
-  static let maxCount = 10_000_000
-  /// Most rows or columns an image may declare.
-  static let maxSide = 4096
-  /// Most element bytes a file may declare (2 GiB).
-  static let maxPayload = 1 << 31
 
   /// Reads an image file.
   ///
@@ -28,8 +22,8 @@ enum IDXFile {
     let stream = try openByteStream(path)
     let sizes = try readHeader(stream, magic: imageMagic)
     let (count, rows, columns) = (sizes[0], sizes[1], sizes[2])
-    guard rows > 0, columns > 0, rows <= maxSide, columns <= maxSide else {
-      throw ShearsError(path, "implausible image size \(rows)x\(columns) (each side must be 1 to \(maxSide))")
+    guard rows > 0, columns > 0, rows <= Dataset.maxSide, columns <= Dataset.maxSide else {
+      throw ShearsError(path, "implausible image size \(rows)x\(columns) (each side must be 1 to \(Dataset.maxSide))")
     }
     let payload = try checkedPayload(count: count, bytesPerSample: rows * columns, noun: "images", path: path)
     let declared = "\(count) images of \(rows)x\(columns) (\(16 + payload) bytes)"
@@ -75,7 +69,7 @@ enum IDXFile {
   /// Checks a declared sample count and returns the element bytes it implies.
   private static func checkedPayload(count: Int, bytesPerSample: Int, noun: String, path: String) throws -> Int {
     guard count > 0 else { throw ShearsError(path, "the header declares no \(noun)") }
-    guard count <= maxCount, count * bytesPerSample <= maxPayload else {
+    guard count <= Dataset.maxCount, count * bytesPerSample <= Dataset.maxPayload else {
       throw ShearsError(path, "implausible size: the header declares \(count) \(noun) of \(bytesPerSample) bytes each")
     }
     return count * bytesPerSample

@@ -45,9 +45,8 @@ enum Calibration {
     guard sampleCount > 0 else {
       throw ShearsError(subject, "needs data: the calibration set is empty")
     }
-    guard dataset.featureCount == model.inputCount else {
-      throw ShearsError(
-        "calibration data", "images have \(dataset.featureCount) pixels but the model takes \(model.inputCount) inputs")
+    if let mismatch = model.architecture.inputMismatch(with: dataset, in: "the calibration data") {
+      throw ShearsError("calibration data", "the model " + mismatch)
     }
     guard dataset.classCount <= model.classCount else {
       throw ShearsError(
