@@ -246,79 +246,37 @@ extension KernelBenchmark {
     repetitions: Int = 5
   ) -> [LayerTiming] {
     precondition(batch > 0, "batch must be positive")
-    let network = Network(model: model)
-    guard !network.layers.isEmpty else { return [] }
-    let im2colCount = network.layers.compactMap { $0.convolution.map { $0.patchSize * $0.positions } }.max() ?? 0
-    let workspace = InferenceWorkspace(network: network, capacity: batch, im2colCount: im2colCount)
-    let singleIm2col = AlignedBuffer(count: im2colCount)
-    let ld = InferenceWorkspace.stride(for: batch)
-    if let dataset, dataset.count > 0, dataset.featureCount == network.inputCount {
+    let plan = ExecutionPlan(model: model, capacity: batch, gradients: false)
+    let single = ExecutionPlan(sharingParametersOf: plan, capacity: 1)
+    guard !plan.weightedSteps.isEmpty else { return [] }
+    if let dataset, dataset.count > 0, dataset.featureCount == plan.valueFeatures[0] {
       // Repeat the dataset's samples if it has fewer than `batch`.
       let indices = (0..<batch).map { Int32($0 % dataset.count) }
-      indices.withUnsafeBufferPointer {
-        dataset.gatherFeatureMajor($0, into: workspace.input.pointer, leadingDimension: ld)
-      }
+      indices.withUnsafeBufferPointer { dataset.gatherFeatureMajor($0, into: plan.input, leadingDimension: batch) }
     } else {
       var generator = SeededGenerator(seed: 11)
-      for index in 0..<workspace.input.count {
-        workspace.input.pointer[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
+      for index in 0..<(plan.valueFeatures[0] * batch) {
+        plan.input[index] = generator.nextUnitFloat() < 0.5 ? 0 : generator.nextUnitFloat()
       }
     }
-    let scratch = AlignedBuffer(count: (network.layers.map(\.activationFeatures).max() ?? 1) * ld)
-    let vector = AlignedBuffer(count: network.layers.map(\.inputFeatures).max() ?? 1)
-    let active = UnsafeMutableBufferPointer<Int32>.allocate(capacity: network.layers.map(\.inputCount).max() ?? 1)
-    defer { active.deallocate() }
+    // Every layer's input as the model computes it; one sample is the batch's first.
+    plan.forward(count: batch, mode: .inference, threads: 1)
+    plan.copyFirstSample(into: single)
     var timings: [LayerTiming] = []
-    var input = UnsafePointer(workspace.input.pointer)
-    for (l, layer) in network.layers.enumerated() {
-      let matrix = SparseMatrix(
-        weights: UnsafeBufferPointer(layer.weight), rows: layer.outputCount, columns: layer.inputCount)
-      let activation = workspace.activations[l].pointer
-      let layerInput = input
-      let dense = medianSeconds(clock: clock, repetitions: repetitions) {
-        layer.forward(
-          layerInput, count: batch, rowStride: ld, sparse: nil, im2col: workspace.columns.pointer, into: activation)
+    for (position, step) in plan.weightedSteps.enumerated() {
+      let matrix = SparseMatrix(weights: UnsafeBufferPointer(step.weight.value), rows: step.rows, columns: step.columns)
+      let singleStep = single.weightedSteps[position]
+      func time(_ plan: ExecutionPlan, _ step: any WeightedStep, sparse: SparseMatrix?, count: Int) -> Double {
+        step.useSparse(batch: sparse, single: sparse, capacity: count)
+        defer { step.useSparse(batch: nil, single: nil, capacity: count) }
+        return medianSeconds(clock: clock, repetitions: repetitions) { plan.runWeightedStep(position, count: count) }
       }
-      let sparse = medianSeconds(clock: clock, repetitions: repetitions) {
-        layer.forward(
-          layerInput, count: batch, rowStride: ld, sparse: matrix, im2col: workspace.columns.pointer,
-          into: scratch.pointer)
-      }
-      // One sample: the first column of the batch, made contiguous.
-      let x = vector.pointer
-      for i in 0..<layer.inputFeatures { x[i] = layerInput[i * ld] }
-      let weight = UnsafePointer(layer.weight.baseAddress!)
-      let bias = UnsafePointer(layer.bias.baseAddress!)
-      let (singleDense, singleSparse) =
-        layer.convolution == nil
-        ? (
-          medianSeconds(clock: clock, repetitions: repetitions) {
-            VectorKernels.denseForward(
-              weight: weight, rows: layer.outputCount, columns: layer.inputCount, x: x, bias: bias,
-              relu: layer.appliesReLU, into: scratch.pointer)
-          },
-          medianSeconds(clock: clock, repetitions: repetitions) {
-            matrix.forwardVector(
-              x: x, bias: bias, relu: layer.appliesReLU, into: scratch.pointer, scratch: active.baseAddress!)
-          }
-        )
-        : (
-          medianSeconds(clock: clock, repetitions: repetitions) {
-            layer.forward(x, count: 1, rowStride: 1, sparse: nil, im2col: singleIm2col.pointer, into: scratch.pointer)
-          },
-          medianSeconds(clock: clock, repetitions: repetitions) {
-            layer.forward(
-              x, count: 1, rowStride: 1, sparse: matrix, im2col: singleIm2col.pointer, into: scratch.pointer)
-          }
-        )
       timings.append(
         LayerTiming(
-          layer: model.sequentialPath(layer.index), batch: batch, denseSeconds: dense, sparseSeconds: sparse,
-          singleDenseSeconds: singleDense, singleSparseSeconds: singleSparse))
-      if let pool = layer.pool {
-        ConvolutionKernels.maxPool(activation, ld: ld, count: batch, pool: pool, into: workspace.outputs[l].pointer)
-      }
-      input = UnsafePointer(workspace.outputs[l].pointer)
+          layer: step.path, batch: batch, denseSeconds: time(plan, step, sparse: nil, count: batch),
+          sparseSeconds: time(plan, step, sparse: matrix, count: batch),
+          singleDenseSeconds: time(single, singleStep, sparse: nil, count: 1),
+          singleSparseSeconds: time(single, singleStep, sparse: matrix, count: 1)))
     }
     return timings
   }

@@ -272,7 +272,7 @@ final class TrainingState {
     let (loss, _) = Kernels.softmaxCrossEntropy(
       logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n, labels: labels.baseAddress!,
       gradient: plan.logitsGradient, gradientScale: 1 / Float(n))
-    plan.backward(count: n, threads: threads)
+    plan.backward(count: n, mode: .training, threads: threads)
     optimizer.step(
       parameters: values, gradients: gradients, learningRateScale: learningRateScale, threads: threads)
     return loss / Double(n)

@@ -124,7 +124,7 @@ struct ExecutionPlanTests {
     #expect(dropped > 400 && dropped < 600)
     #expect(outputs.enumerated().allSatisfy { index, value in value == 0 || isClose(value, Float(index % 20 + 1) / 0.75) })
     for index in 0..<2000 { plan.logitsGradient[index] = 1 }
-    plan.backward(count: 20, threads: 1)
+    plan.backward(count: 20, mode: .training, threads: 1)
     // ∂/∂w_o of Σ_j drop(w_o · x_j) = Σ_j factor_oj · x_j = Σ_j out_oj / w_o, with w_o = 1.
     let gradient = plan.parameter(ParameterPath("fc.weight")!)!.gradient!
     for o in 0..<100 {

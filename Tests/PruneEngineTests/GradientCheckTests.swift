@@ -16,7 +16,7 @@ struct GradientCheckTests {
         logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n, labels: labels.baseAddress!,
         gradient: plan.logitsGradient, gradientScale: 1 / Float(n))
     }
-    if backward { plan.backward(count: n, threads: 1) }
+    if backward { plan.backward(count: n, mode: mode, threads: 1) }
     return sum / Double(n)
   }
 

@@ -12,6 +12,9 @@
 /// applied to each tile as the GEMM finishes it.
 ///
 /// Parameters live in buffers of the plan for its lifetime; `parameterStore()` copies them out.
+/// Plans for other batch sizes can share them (`init(sharingParametersOf:capacity:)`): the
+/// evaluator runs one plan per thread and one for single samples over one copy of the weights.
+/// A plan runs one pass at a time; plans sharing parameters may run inference passes at once.
 final class ExecutionPlan {
   /// Whether steps behave as in `model.train()` (batch statistics, dropout) or `model.eval()`.
   enum Mode {
@@ -27,6 +30,10 @@ final class ExecutionPlan {
   let output: Int
   let parameters: [PlanParameter]
   private let steps: [any PlanStep]
+  /// The Linear and Conv2d steps in module order, whose kernels inference may choose.
+  let weightedSteps: [any WeightedStep]
+  private let module: Module
+  private let inputShape: [Int]
   private let values: [UnsafeMutableBufferPointer<Float>]
   /// Per value, its gradient's buffer; nil where no trained parameter lies upstream.
   private let gradients: [UnsafeMutableBufferPointer<Float>?]
@@ -38,18 +45,41 @@ final class ExecutionPlan {
   ///   - gradients: allocate what the backward pass needs.
   ///   - maskAll: give every weight a mask buffer, so masks can be adopted later
   ///     (`adoptMasks(of:)`).
-  init(
+  convenience init(
     module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
     maskAll: Bool = false
   ) {
-    var compiler = PlanCompiler(store: store, maskAll: maskAll, gradients: needsBackward)
+    self.init(
+      module: module, inputShape: inputShape, store: store, capacity: capacity, gradients: needsBackward,
+      makeParameter: { PlanParameter($0, gradient: needsBackward, maskAll: maskAll) })
+  }
+
+  /// A plan for another batch size over `other`'s parameter buffers, without gradients.
+  convenience init(sharingParametersOf other: ExecutionPlan, capacity: Int) {
+    let shared = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.path, $0) })
+    self.init(
+      module: other.module, inputShape: other.inputShape, store: other.store, capacity: capacity, gradients: false,
+      makeParameter: { parameter in
+        guard let buffers = shared[parameter.path] else { preconditionFailure("no \(parameter.path) to share") }
+        return buffers
+      })
+  }
+
+  private init(
+    module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
+    makeParameter: @escaping (Parameter) -> PlanParameter
+  ) {
+    var compiler = PlanCompiler(store: store, makeParameter: makeParameter)
     let logits = compiler.compile(module, at: .root, input: PlanCompiler.Handle(value: 0, shape: inputShape))
+    self.module = module
+    self.inputShape = inputShape
     self.capacity = capacity
     self.store = store
     valueFeatures = compiler.shapes.map { $0.reduce(1, *) }
     output = logits.value
     parameters = compiler.parameters
     steps = compiler.steps
+    weightedSteps = compiler.steps.compactMap { $0 as? any WeightedStep }
     activations = compiler.activations
     values = valueFeatures.map { .zeros($0 * capacity) }
     // A value needs a gradient when a trained parameter lies upstream of it.
@@ -80,7 +110,6 @@ final class ExecutionPlan {
   deinit {
     for buffer in values { buffer.deallocate() }
     for buffer in gradients { buffer?.deallocate() }
-    for parameter in parameters { parameter.deallocate() }
   }
 
   /// The input batch, `[inputFeatures, n]`.
@@ -98,11 +127,29 @@ final class ExecutionPlan {
     for step in steps { step.forward(pass) }
   }
 
-  /// The backward pass after `forward`, from the loss gradient in `logitsGradient`: every
-  /// trained parameter's `gradient` is overwritten.
-  func backward(count n: Int, threads: Int) {
-    let pass = PlanPass(count: n, threads: threads, mode: .training, values: values, gradients: gradients)
+  /// The backward pass after a `forward` in `mode`, from the loss gradient in `logitsGradient`:
+  /// every trained parameter's `gradient` is overwritten.
+  func backward(count n: Int, mode: Mode, threads: Int) {
+    let pass = PlanPass(count: n, threads: threads, mode: mode, values: values, gradients: gradients)
     for step in steps.reversed() { step.backward(pass) }
+  }
+
+  /// Runs only the weighted step at `position` of `weightedSteps` on the `n` samples its input
+  /// holds, in inference: for timing one layer's kernels.
+  func runWeightedStep(_ position: Int, count n: Int) {
+    weightedSteps[position].forward(
+      PlanPass(count: n, threads: 1, mode: .inference, values: values, gradients: gradients))
+  }
+
+  /// Copies the first sample of every value into `other`, a plan of the same model, so that
+  /// its steps see what this plan's saw.
+  func copyFirstSample(into other: ExecutionPlan) {
+    precondition(other.valueFeatures == valueFeatures, "plans of different models")
+    for (value, features) in valueFeatures.enumerated() {
+      let source = values[value].baseAddress!
+      let target = other.values[value].baseAddress!
+      for feature in 0..<features { target[feature * other.capacity] = source[feature * capacity] }
+    }
   }
 
   /// The value a weighted layer's fused ReLU writes, `[outputs · positions, n]`, its gradient
@@ -177,7 +224,7 @@ final class PlanParameter {
     mask = keep.map { .copy($0.map(Float.init)) }
   }
 
-  func deallocate() {
+  deinit {
     value.deallocate()
     counts.deallocate()
     gradient?.deallocate()
@@ -227,6 +274,24 @@ protocol PlanStep: AnyObject {
   func backward(_ pass: PlanPass)
 }
 
+/// A Linear or Conv2d step, whose inference kernels the evaluator chooses.
+protocol WeightedStep: PlanStep {
+  /// The path of its module.
+  var path: ParameterPath { get }
+  var weight: PlanParameter { get }
+  var bias: PlanParameter? { get }
+  /// The convolution's sizes; nil for a Linear step.
+  var convolution: ConvolutionKernels.Geometry? { get }
+  /// The weight as a matrix: one row per neuron or filter, `columns` weights each.
+  var rows: Int { get }
+  var columns: Int { get }
+  /// Runs inference on these sparse forms of the weight instead of the dense kernels: `batch`
+  /// on batches, `single` on single samples (a convolution runs its batch kernel on a single
+  /// sample, so it reads only `batch`). Both give the dense kernels' bits on batches.
+  /// `capacity` is the plan's, for scratch memory.
+  func useSparse(batch: SparseMatrix?, single: SparseMatrix?, capacity: Int)
+}
+
 /// Walks a module tree, allocating values and parameters and emitting steps in order.
 struct PlanCompiler {
   /// A value with its shape during compilation.
@@ -236,18 +301,17 @@ struct PlanCompiler {
   }
 
   let store: ParameterStore
-  let maskAll: Bool
-  let gradients: Bool
+  /// The plan's buffers for a parameter of the store.
+  let makeParameter: (Parameter) -> PlanParameter
   /// Per value, `[features]` or `[channels, height, width]`; value 0 is the input.
   private(set) var shapes: [[Int]] = []
   private(set) var steps: [any PlanStep] = []
   private(set) var parameters: [PlanParameter] = []
   private(set) var activations: [ParameterPath: Int] = [:]
 
-  init(store: ParameterStore, maskAll: Bool, gradients: Bool) {
+  init(store: ParameterStore, makeParameter: @escaping (Parameter) -> PlanParameter) {
     self.store = store
-    self.maskAll = maskAll
-    self.gradients = gradients
+    self.makeParameter = makeParameter
   }
 
   mutating func compile(_ module: Module, at path: ParameterPath, input: Handle) -> Handle {
@@ -265,7 +329,7 @@ struct PlanCompiler {
     guard let stored = store[full], stored.value.shape == shape else {
       preconditionFailure("the store has no \(full) of shape \(shape)")
     }
-    let parameter = PlanParameter(stored, gradient: gradients, maskAll: maskAll)
+    let parameter = makeParameter(stored)
     parameters.append(parameter)
     return parameter
   }
@@ -280,7 +344,8 @@ struct PlanCompiler {
       let weight = parameter("weight", of: path, shape: [outputs, inputs])
       let bias = parameter("bias", of: path, shape: [outputs])
       let result = newValue([outputs])
-      steps.append(LinearStep(input: input.value, output: result.value, weight: weight, bias: bias, relu: relu))
+      steps.append(
+        LinearStep(path: path, input: input.value, output: result.value, weight: weight, bias: bias, relu: relu))
       if relu { activations[path] = result.value }
       return result
 
@@ -294,7 +359,8 @@ struct PlanCompiler {
       let result = newValue([filters, geometry.outputHeight, geometry.outputWidth])
       steps.append(
         Conv2dStep(
-          input: input.value, output: result.value, geometry: geometry, weight: weight, bias: bias, relu: relu))
+          path: path, input: input.value, output: result.value, geometry: geometry, weight: weight, bias: bias,
+          relu: relu))
       if relu { activations[path] = result.value }
       return result
 

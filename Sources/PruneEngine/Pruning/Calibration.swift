@@ -100,7 +100,7 @@ enum Calibration {
           _ = Kernels.softmaxCrossEntropy(
             logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n,
             labels: labels.baseAddress! + first, gradient: plan.logitsGradient, gradientScale: 1)
-          plan.backward(count: n, threads: context.threads)
+          plan.backward(count: n, mode: .inference, threads: context.threads)
         }
         for l in measured {
           // A neuron's activations are one row of n samples; a filter's are its channel, a

@@ -228,7 +228,7 @@ public final class KernelSelector: Sendable {
 
   /// Inputs and outputs for timing the kernels of one shape: a batch of `KernelSelector.batch`
   /// samples and one sample, half zeros, seeded. A convolution's kernels run as `Evaluator` runs
-  /// them (`Network.Stage.forward`): the dense GEMM over the image, or the im2col matrix written
+  /// them (`Conv2dStep.forward`): the dense GEMM over the image, or the im2col matrix written
   /// out and the sparse kernel over it.
   private final class Probe {
     let rows: Int

@@ -32,7 +32,6 @@ final class BatchNormStep: PlanStep {
   /// Per channel, the mean and 1 / standard deviation the last forward pass normalised with.
   private let means: UnsafeMutableBufferPointer<Float>
   private let inverseDeviations: UnsafeMutableBufferPointer<Float>
-  private var lastMode = ExecutionPlan.Mode.inference
 
   init(
     input: Int, output: Int, features: Int, positions: Int, scale: PlanParameter, shift: PlanParameter,
@@ -61,7 +60,6 @@ final class BatchNormStep: PlanStep {
     let block = positions * n
     let x = pass.value(inputs[0])
     let y = pass.value(output)
-    lastMode = pass.mode
     parallelFor(parts(n, pass.threads)) { part in
       for c in channels(part, n, pass.threads) {
         let row = x + c * block
@@ -95,7 +93,7 @@ final class BatchNormStep: PlanStep {
     let x = pass.value(inputs[0])
     let inputGradient = pass.gradient(inputs[0])
     let accumulate = accumulatesInputGradients[0]
-    let training = lastMode == .training
+    let training = pass.mode == .training
     parallelFor(parts(n, pass.threads)) { part in
       for c in channels(part, n, pass.threads) {
         let row = x + c * block

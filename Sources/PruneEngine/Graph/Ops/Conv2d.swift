@@ -7,7 +7,11 @@
 /// Backward, from `dOut` (first through the ReLU): `dW = dOut · Patchesᵀ` with its own kernel,
 /// `db[f] = Σ dOut[f, ·]`, and `dIn = col2im(Wᵀ · dOut)`, folded into the image as the GEMM
 /// computes it.
-final class Conv2dStep: PlanStep {
+/// Inference runs the sparse kernel where the evaluator chose it, over an im2col matrix it
+/// writes first (the sparse kernel cannot gather from the image), on batches and single samples
+/// alike.
+final class Conv2dStep: WeightedStep {
+  let path: ParameterPath
   let inputs: [Int]
   let output: Int
   let geometry: ConvolutionKernels.Geometry
@@ -16,14 +20,23 @@ final class Conv2dStep: PlanStep {
   let relu: Bool
   var accumulatesInputGradients = [false]
   var hasTrainedParameters: Bool { true }
+  var convolution: ConvolutionKernels.Geometry? { geometry }
+  var rows: Int { filters }
+  var columns: Int { geometry.patchSize }
 
   private var filters: Int { weight.value.count / geometry.patchSize }
+  private var sparse: SparseMatrix?
+  /// The im2col matrix `[patchSize, positions · n]` the sparse kernel reads, and the zero bias
+  /// it adds for a convolution without one.
+  private var im2col = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
+  private var zeroBias = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
 
   init(
-    input: Int, output: Int, geometry: ConvolutionKernels.Geometry, weight: PlanParameter, bias: PlanParameter?,
-    relu: Bool
+    path: ParameterPath, input: Int, output: Int, geometry: ConvolutionKernels.Geometry, weight: PlanParameter,
+    bias: PlanParameter?, relu: Bool
   ) {
     precondition(!relu || bias != nil, "a fused ReLU is applied with the bias")
+    self.path = path
     inputs = [input]
     self.output = output
     self.geometry = geometry
@@ -32,8 +45,29 @@ final class Conv2dStep: PlanStep {
     self.relu = relu
   }
 
+  deinit {
+    im2col.deallocate()
+    zeroBias.deallocate()
+  }
+
+  func useSparse(batch: SparseMatrix?, single: SparseMatrix?, capacity: Int) {
+    sparse = batch
+    im2col.deallocate()
+    zeroBias.deallocate()
+    im2col = .zeros(batch == nil ? 0 : geometry.patchSize * geometry.positions * capacity)
+    zeroBias = .zeros(batch == nil || bias != nil ? 0 : filters)
+  }
+
   func forward(_ pass: PlanPass) {
     let columns = pass.count * geometry.positions
+    if pass.mode == .inference, let sparse {
+      ConvolutionKernels.im2col(
+        pass.value(inputs[0]), ld: pass.count, count: pass.count, geometry: geometry, into: im2col.baseAddress!)
+      sparse.forward(
+        input: im2col.baseAddress!, inputStride: columns, count: columns, output: pass.value(output),
+        outputStride: columns, bias: bias?.value.baseAddress ?? zeroBias.baseAddress!, relu: relu)
+      return
+    }
     gemm(
       m: filters, n: columns, k: geometry.patchSize,
       a: .rowMajor(weight.value.baseAddress!, leadingDimension: geometry.patchSize),

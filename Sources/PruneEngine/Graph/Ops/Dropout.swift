@@ -13,7 +13,6 @@ final class DropoutStep: PlanStep {
   private var generator: SeededGenerator
   /// The factors of the last training pass, `[features, n]`.
   private var factors: [Float] = []
-  private var lastMode = ExecutionPlan.Mode.inference
 
   init(input: Int, output: Int, features: Int, probability: Float, seed: UInt64) {
     precondition(probability >= 0 && probability < 1, "dropout probability \(probability)")
@@ -28,7 +27,6 @@ final class DropoutStep: PlanStep {
     let count = features * pass.count
     let x = pass.value(inputs[0])
     let out = pass.value(output)
-    lastMode = pass.mode
     guard pass.mode == .training else {
       out.update(from: x, count: count)
       return
@@ -46,7 +44,7 @@ final class DropoutStep: PlanStep {
   func backward(_ pass: PlanPass) {
     guard let inputGradient = pass.gradient(inputs[0]), let outputGradient = pass.gradient(output) else { return }
     let accumulate = accumulatesInputGradients[0]
-    let training = lastMode == .training
+    let training = pass.mode == .training
     factors.withUnsafeBufferPointer { factors in
       for i in 0..<(features * pass.count) {
         let share = training ? outputGradient[i] * factors[i] : outputGradient[i]
