@@ -61,6 +61,29 @@ public struct Model: Sendable, Equatable {
       inputShape: inputShape ?? [first?.inputCount ?? 0])
   }
 
+  /// A freshly initialised model of any module tree on inputs of `inputShape`: Linear and
+  /// Conv2d weights He-normal (`N(0, 2 / fan-in)`, He et al. 2015) and biases zero, as
+  /// `WeightedLayer` initialises them; BatchNorm as PyTorch does (γ 1, β 0, running mean 0,
+  /// running variance 1, no batch tracked yet).
+  public init(module: Module, inputShape: [Int], generator: inout SeededGenerator) {
+    let parameters = module.parameterShapes().map { path, role, shape -> Parameter in
+      let count = shape.reduce(1, *)
+      switch (role, path.name) {
+      case (.weight, _):
+        let deviation = (2 / Float(shape.dropFirst().reduce(1, *))).squareRoot()
+        let scalars = (0..<count).map { _ in generator.nextNormal() * deviation }
+        return Parameter(path: path, role: role, tensor: Tensor(shape: shape, scalars: scalars))
+      case (.buffer, "num_batches_tracked"):
+        return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: [Int64](repeating: 0, count: count)))
+      case (.buffer, "running_var"), (.bias, "weight"):
+        return Parameter(path: path, role: role, tensor: Tensor(shape: shape, repeating: 1))
+      default:
+        return Parameter(path: path, role: role, tensor: Tensor(shape: shape))
+      }
+    }
+    self.init(module: module, parameters: ParameterStore(parameters), inputShape: inputShape)
+  }
+
   /// A freshly initialised model of an architecture, which must be valid (`shapes()` succeeds).
   public init(architecture: Architecture, generator: inout SeededGenerator) {
     guard let shapes = try? architecture.shapes() else { preconditionFailure("invalid architecture \(architecture)") }
@@ -172,8 +195,11 @@ public struct Model: Sendable, Equatable {
     parameters.parameters.compactMap { parameter in parameter.tensor.map { (parameter.path.description, $0) } }
   }
 
-  /// Total number of parameters, biases included.
-  public var parameterCount: Int { namedParameters.reduce(0) { $0 + $1.tensor.count } }
+  /// Total number of trained parameters, biases included, buffers (BatchNorm's running
+  /// statistics) not: what `sum(p.numel() for p in model.parameters())` counts.
+  public var parameterCount: Int {
+    parameters.parameters.reduce(0) { $0 + ($1.role == .buffer ? 0 : $1.value.count) }
+  }
 
   private func weightedPaths(of module: Module, at path: ParameterPath) -> [ParameterPath] {
     switch module {

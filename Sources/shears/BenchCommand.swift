@@ -9,9 +9,11 @@ struct BenchCommand: ParsableCommand {
     abstract: "Measure the engine: GEMM GFLOP/s, training samples/s and test-set evaluation time.",
     discussion: """
       Figures are medians of several runs at batch 64 of LeNet-300-100 \
-      (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the explorer) and of \
+      (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the explorer), of \
       LeNet-5 (lenet5: its GEMMs and convolution kernels, training, evaluation, per-layer times \
-      dense, sparse and shrunk). Build with -c release; a debug build is 10 to 100 times slower.
+      dense, sparse and shrunk) and of ResNet-20 on images of the data's shape (training, and \
+      evaluation of 1,000 test images). Build with -c release; a debug build is 10 to 100 \
+      times slower.
       """)
 
   /// Which models are measured.
@@ -19,13 +21,16 @@ struct BenchCommand: ParsableCommand {
     case all
     case mlp
     case lenet5
+    case resnet20
 
-    /// The networks the suite trains and evaluates on the data.
+    /// The fixed-input networks the suite trains and evaluates on the data (ResNet-20 takes the
+    /// data's image shape).
     var architectures: [Architecture] {
       switch self {
       case .all: [.lenet300100, .lenet5]
       case .mlp: [.lenet300100]
       case .lenet5: [.lenet5]
+      case .resnet20: []
       }
     }
   }
@@ -54,8 +59,9 @@ struct BenchCommand: ParsableCommand {
       }
     }
     var result = BenchResult(machine: MachineDescription.current, threads: threads, data: source.description)
-    if suite != .lenet5 { result.mlp = try measureMLP(data: data, source: source, threads: threads) }
-    if suite != .mlp { result.lenet5 = try measureLeNet5(data: data, threads: threads) }
+    if suite == .all || suite == .mlp { result.mlp = try measureMLP(data: data, source: source, threads: threads) }
+    if suite == .all || suite == .lenet5 { result.lenet5 = try measureLeNet5(data: data, threads: threads) }
+    if suite == .all || suite == .resnet20 { result.resnet20 = try measureResNet20(data: data, threads: threads) }
     if output.json {
       try JSONOutput.print(result)
     } else {
@@ -205,6 +211,44 @@ struct BenchCommand: ParsableCommand {
       layerBatch: KernelSelector.batch, sparsity: Self.leNet5Sparsity,
       shrunkRowFraction: shrunk == nil ? nil : Self.leNet5RowFraction, layers: layers.rows)
   }
+
+  /// ResNet-20 on the data's image shape, with as many outputs as the data has classes (at
+  /// least 10): training samples/s over `resNetBatches` batches of 64, and the evaluation time
+  /// of the first `resNetEvalSamples` test images.
+  private func measureResNet20(data: DataSplits, threads: Int) throws -> BenchResult.ResNetFigure {
+    let clock = MonotonicClock.system
+    let train = data.train
+    let inputShape = [train.channels, train.rows, train.columns]
+    let module = ResNet.module(
+      channels: train.channels, stages: ResNet.resnet20Stages,
+      classes: max(10, train.classCount, data.test.classCount))
+    var generator = SeededGenerator(seed: 1)
+    let initial = Model(module: module, inputShape: inputShape, generator: &generator)
+    let batch = 64
+    let slice = train.prefix(Self.resNetBatches * batch)
+    var trained = initial
+    var rates: [Double] = []
+    for run in 0..<repetitions {
+      note("resnet20 training \(run + 1)/\(repetitions)")
+      let report = try Trainer.train(
+        initial, on: slice,
+        options: TrainingOptions(epochs: 1, batchSize: batch, seed: UInt64(run + 1), threads: threads), clock: clock)
+      trained = report.model
+      rates.append(report.samplesPerSecond)
+    }
+    note("resnet20 evaluation")
+    let test = data.test.prefix(Self.resNetEvalSamples)
+    let evaluation = KernelBenchmark.evaluationSeconds(
+      Evaluator(model: trained, threads: threads), on: test, clock: clock, repetitions: repetitions)
+    return BenchResult.ResNetFigure(
+      inputShape: inputShape, parameters: trained.parameterCount, trainSamplesPerSecond: median(rates),
+      trainBatch: batch, trainSamples: slice.count, evalMilliseconds: evaluation * 1000, evalSamples: test.count)
+  }
+
+  /// Batches of ResNet-20's training figure.
+  static let resNetBatches = 20
+  /// Test images of ResNet-20's evaluation figure.
+  static let resNetEvalSamples = 1000
 
   /// Runs the explorer's session (no terminal) on `model` saved to a temporary checkpoint.
   private func measureExplorer(

@@ -97,10 +97,24 @@ struct BenchResult: Encodable {
   var machine: String
   var threads: Int
   var data: String
+  /// ResNet-20's figures, on images of the data's shape.
+  struct ResNetFigure: Encodable {
+    /// `[channels, height, width]` of its input.
+    var inputShape: [Int]
+    var parameters: Int
+    var trainSamplesPerSecond: Double
+    var trainBatch: Int
+    /// Samples of each timed training run (one epoch over them).
+    var trainSamples: Int
+    var evalMilliseconds: Double
+    var evalSamples: Int
+  }
+
   var mlp: MLPFigures?
   var lenet5: LeNet5Figure?
+  var resnet20: ResNetFigure?
 
-  enum CodingKeys: String, CodingKey { case machine, threads, data, lenet5 }
+  enum CodingKeys: String, CodingKey { case machine, threads, data, lenet5, resnet20 }
 
   func encode(to encoder: Encoder) throws {
     try mlp?.encode(to: encoder)
@@ -109,12 +123,22 @@ struct BenchResult: Encodable {
     try container.encode(threads, forKey: .threads)
     try container.encode(data, forKey: .data)
     try container.encodeIfPresent(lenet5, forKey: .lenet5)
+    try container.encodeIfPresent(resnet20, forKey: .resnet20)
   }
 
   var table: String {
     var lines = ["machine: \(machine), \(threads) threads", "data:    \(data)"]
     if let mlp { lines += ["", mlpTable(mlp)] }
     if let lenet5 { lines += ["", leNet5Table(lenet5)] }
+    if let resnet20 {
+      let shape = resnet20.inputShape.map(String.init).joined(separator: "x")
+      lines += [
+        "",
+        "training ResNet-20 (\(shape), \(resnet20.parameters) parameters), batch \(resnet20.trainBatch): "
+          + "\(ProgressPrinter.rate(resnet20.trainSamplesPerSecond)) samples/s",
+        String(format: "evaluation of %d test images: %.1f ms", resnet20.evalSamples, resnet20.evalMilliseconds),
+      ]
+    }
     return lines.joined(separator: "\n")
   }
 

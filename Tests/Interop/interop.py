@@ -299,6 +299,14 @@ def npz(folder):
     return {"files": files, "probes": probes}
 
 
+def resnet_state(channels, classes):
+    """Names, shapes and dtypes of the state dict of the PyTorch ResNet-20 (resnet.py)."""
+    from resnet import resnet20
+    state = resnet20(int(channels), int(classes)).state_dict()
+    return {"state": [[name, list(tensor.shape), str(tensor.dtype)] for name, tensor in state.items()],
+            "parameters": sum(p.numel() for p in resnet20(int(channels), int(classes)).parameters())}
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "train":
@@ -313,6 +321,8 @@ def main(argv):
         result = masks(args[0], args[1], args[2:])
     elif command == "npz":
         result = npz(*args)
+    elif command == "resnet-state":
+        result = resnet_state(*args)
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

@@ -169,3 +169,38 @@ struct LayerSelectionTests {
     #expect(outcome.model.weightedLayer(at: ParameterPath("fc")!)?.mask == nil)
   }
 }
+
+struct ResNetTests {
+  /// ResNet-20 has the paper's 0.27M parameters under torchvision's names.
+  @Test func resnet20IsNamedAsTorchvision() {
+    let module = ResNet.module(channels: 3, stages: ResNet.resnet20Stages, classes: 10)
+    let paths = module.parameterShapes().map(\.path.description)
+    for expected in [
+      "conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer1.2.bn2.num_batches_tracked",
+      "layer2.0.downsample.0.weight", "layer3.0.downsample.1.running_var", "fc.weight", "fc.bias",
+    ] {
+      #expect(paths.contains(expected), "\(expected)")
+    }
+    #expect(!paths.contains("layer1.0.downsample.0.weight"))
+    var generator = SeededGenerator(seed: 1)
+    #expect(Model(module: module, inputShape: [3, 32, 32], generator: &generator).parameterCount == 272_474)
+  }
+
+  /// A small residual network learns an easy problem through the trainer, moves its BatchNorm
+  /// statistics, and the evaluator runs it.
+  @Test func aSmallResNetLearns() throws {
+    let module = ResNet.module(channels: 1, stages: [.init(width: 4, blocks: 1), .init(width: 6, blocks: 1)], classes: 3)
+    var generator = SeededGenerator(seed: 2)
+    let model = Model(module: module, inputShape: [1, 6, 6], generator: &generator)
+    let dataset = bandDataset(samples: 96, classes: 3, side: 6, seed: 3)
+    let before = Evaluator(model: model, threads: 1).evaluate(dataset)
+    let report = try Trainer.train(
+      model, on: dataset, options: TrainingOptions(epochs: 15, batchSize: 16, optimizer: .adam(learningRate: 0.01)))
+    let after = Evaluator(model: report.model, threads: 2).evaluate(dataset)
+    #expect(after.loss < before.loss / 2, "loss \(before.loss) -> \(after.loss)")
+    #expect(after.accuracy > 0.9)
+    let tracked = report.model.parameters[ParameterPath("layer2.0.bn1.num_batches_tracked")!]?.value
+    #expect(tracked == .int64(shape: [], scalars: [15 * 6]))
+    #expect(report.model.parameters[ParameterPath("bn1.running_var")!]?.tensor?.scalars != [1, 1, 1, 1])
+  }
+}

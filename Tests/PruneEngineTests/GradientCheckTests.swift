@@ -81,7 +81,7 @@ struct GradientCheckTests {
   static func block(channels: Int, filters: Int, stride: Int, projection: Bool) -> Module {
     .sequential([
       .init(
-        "block",
+        "0",
         .residual(
           body: [
             .init("conv1", .conv2d(channels: channels, filters: filters, kernel: 3, stride: stride, padding: 1, bias: false)),
@@ -95,8 +95,8 @@ struct GradientCheckTests {
               .sequential([
                 .init("0", .conv2d(channels: channels, filters: filters, kernel: 1, stride: stride, padding: 0, bias: false)),
                 .init("1", .batchNorm(features: filters)),
-              ])) : nil)),
-      .init("relu", .relu),
+              ])) : nil,
+          relu: true))
     ])
   }
 

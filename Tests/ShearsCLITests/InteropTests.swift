@@ -228,3 +228,26 @@ struct InteropTests {
     }
   }
 }
+
+/// Shears's ResNets name and shape every tensor as the equivalent PyTorch module does
+/// (`Tests/Interop/resnet.py`), buffers and their dtypes included, so state dicts load both ways
+/// with `strict=True`.
+@Suite(.enabled(if: PythonInterop.isAvailable, "needs python3 with torch, safetensors and numpy"))
+struct ResNetLayoutInteropTests {
+  @Test(arguments: [(1, 10), (3, 7)])
+  func resnet20StateDictMatchesTorch(channels: Int, classes: Int) throws {
+    let torch = try PythonInterop.run("resnet-state", String(channels), String(classes))
+    let entries = try #require(torch["state"] as? [[Any]])
+    let module = ResNet.module(channels: channels, stages: ResNet.resnet20Stages, classes: classes)
+    let shears = module.parameterShapes().map { path, _, shape in
+      [path.description, shape.map(String.init).joined(separator: "x"), path.name == "num_batches_tracked" ? "torch.int64" : "torch.float32"]
+    }
+    let expected = entries.map { entry in
+      [entry[0] as? String ?? "", (entry[1] as? [Int] ?? []).map(String.init).joined(separator: "x"), entry[2] as? String ?? ""]
+    }
+    #expect(shears == expected)
+    var generator = SeededGenerator(seed: 1)
+    let model = Model(module: module, inputShape: [channels, 28, 28], generator: &generator)
+    #expect(model.parameterCount == torch["parameters"] as? Int)
+  }
+}

@@ -430,12 +430,16 @@ struct PlanCompiler {
       }
       return current
 
-    case .residual(let body, let shortcut):
+    case .residual(let body, let shortcut, let relu):
       let main = compile(.sequential(body), at: path, input: input)
       let side = shortcut.map { compile($0.module, at: path.appending($0.name), input: input) } ?? input
       precondition(main.shape == side.shape, "\(path): the body gives \(main.shape), the shortcut \(side.shape)")
+      let sum = newValue(main.shape)
+      let features = main.shape.reduce(1, *)
+      steps.append(AddStep(inputs: [main.value, side.value], output: sum.value, features: features))
+      guard relu else { return sum }
       let result = newValue(main.shape)
-      steps.append(AddStep(inputs: [main.value, side.value], output: result.value, features: main.shape.reduce(1, *)))
+      steps.append(ReLUStep(input: sum.value, output: result.value, features: features))
       return result
     }
   }

@@ -28,10 +28,11 @@ public indirect enum Module: Sendable, Equatable {
   case dropout(probability: Float)
   /// `nn.Sequential`: the children in order, each named (`"0"`, `"1"`, ... or by attribute).
   case sequential([Child])
-  /// A residual block's sum, `body(x) + shortcut(x)`, with the identity for a nil shortcut.
-  /// The body's children are named at the block's own level (`conv1`, `bn1`, ...), as in
-  /// torchvision's `BasicBlock`, the shortcut under its own name (`downsample`).
-  case residual(body: [Child], shortcut: Child?)
+  /// A residual block's sum, `body(x) + shortcut(x)`, with the identity for a nil shortcut,
+  /// then a ReLU when `relu`. The body's children are named at the block's own level (`conv1`,
+  /// `bn1`, ...), as in torchvision's `BasicBlock`, the shortcut under its own name
+  /// (`downsample`).
+  case residual(body: [Child], shortcut: Child?, relu: Bool)
 
   /// A named submodule.
   public struct Child: Sendable, Equatable {
@@ -64,7 +65,7 @@ public indirect enum Module: Sendable, Equatable {
   var children: [Child] {
     switch self {
     case .sequential(let children): children
-    case .residual(let body, let shortcut): body + (shortcut.map { [$0] } ?? [])
+    case .residual(let body, let shortcut, _): body + (shortcut.map { [$0] } ?? [])
     default: []
     }
   }
