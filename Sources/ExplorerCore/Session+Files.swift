@@ -38,7 +38,7 @@ extension Session {
         dataset: setup.data.description, accuracy: accuracy, created: ISO8601DateFormatter().string(from: Date()),
         history: history, rewindEpoch: state.rewind == nil ? nil : state.metadata.rewindEpoch),
       rewind: state.rewind, to: path)
-    state.saved = current
+    state.saved = state.revision
     publish {
       $0.hasUnsavedChanges = false
       $0.message = "saved \(path)"

@@ -15,6 +15,10 @@ extension Session {
     defer { cancellation.withLock { $0 = nil } }
     var lastPublished = -1.0
     let options = TrainingOptions(epochs: epochs, optimizer: .adam(learningRate: 8e-3), schedule: .cosine)
+    // The weights change from the first epoch on, and the result becomes the new base.
+    pushUndo(base)
+    state.baseRevision = state.nextBaseRevision
+    state.nextBaseRevision += 1
     let report = try Trainer.train(
       current, on: train, options: options, cancellation: token,
       events: { event in
@@ -29,7 +33,6 @@ extension Session {
         }
         self.publishModel(accuracy: self.evaluate(model, limit: Self.estimateSamples))
       })
-    state.undo.append(UndoEntry(base: base, targets: state.targets, criterion: state.criterion, scope: state.scope))
     state.base = report.model
     state.current = report.model
     state.tables = try scoreTables(for: report.model)

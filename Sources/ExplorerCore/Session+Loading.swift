@@ -30,13 +30,13 @@ extension Session {
       try checkFits(model.architecture, subject: setup.modelPath ?? "baseline", splits: splits)
       publish { $0.phase = .starting("scoring and evaluating the model") }
       state.original = model
-      state.saved = model
       state.base = model
       state.current = model
       state.targets = Dictionary(
         zip(model.weightedLayers, ModelMetrics(model).layers).map { ($0.path, $1.sparsity) },
         uniquingKeysWith: { first, _ in first })
       state.initialTargets = state.targets
+      state.saved = state.revision
       state.tables = try scoreTables(for: model)
       let measured = measure(model)
       let baseline = measured.full

@@ -148,7 +148,7 @@ extension Session {
         granularity: granularity,
         scores: state.tables.distributions[path] ?? ScoreDistribution(sorted: [], values: []))
     }
-    let hasUnsavedChanges = current != state.saved
+    let hasUnsavedChanges = state.revision != state.saved
     let warnings = Checkpoint.nonFiniteWarnings(in: current)
     publish {
       $0.warning = warnings.isEmpty ? nil : warnings.joined(separator: "; ")

@@ -73,11 +73,15 @@ public final class Session: Sendable {
   struct State {
     var train: Dataset?
     var test: Dataset?
-    /// The model as opened, and the model as last saved (or opened).
+    /// The model as opened.
     var original: Model?
-    var saved: Model?
     /// The model the targets prune from: the opened one, or the last fine-tuned one.
     var base: Model?
+    /// Which base `base` is: 0 for the opened model, a new number for every fine-tune.
+    var baseRevision = 0
+    var nextBaseRevision = 1
+    /// What the last saved (or opened) model was made of, to tell unsaved changes without
+    /// comparing weights.
     /// `base` pruned to the targets.
     var current: Model?
     var targets: [ParameterPath: Double] = [:]
@@ -85,6 +89,7 @@ public final class Session: Sendable {
     var criterion: Criterion = .magnitude
     var scope: PruningScope = .layer
     var tables = ScoreTables()
+    var saved: Revision?
     var undo: [UndoEntry] = []
     var curve: [CurvePoint] = []
     var modelPath: String?
@@ -93,11 +98,23 @@ public final class Session: Sendable {
     var rewind: Model?
     /// Seconds to evaluate the full test set with the dense model.
     var denseSeconds: Double?
+
+    var revision: Revision { Revision(base: baseRevision, targets: targets, criterion: criterion, scope: scope) }
   }
 
   /// What `u` goes back to.
   struct UndoEntry {
     var base: Model
+    var baseRevision: Int
+    var targets: [ParameterPath: Double]
+    var criterion: Criterion
+    var scope: PruningScope
+  }
+
+  /// What `current` is made of: the base it was pruned from and how. Two equal revisions are
+  /// the same model.
+  struct Revision: Equatable {
+    var base: Int
     var targets: [ParameterPath: Double]
     var criterion: Criterion
     var scope: PruningScope
@@ -212,6 +229,7 @@ public final class Session: Sendable {
       attempt {
         state.undo.removeLast()
         state.base = last.base
+        state.baseRevision = last.baseRevision
         state.targets = last.targets
         state.criterion = last.criterion
         state.scope = last.scope
@@ -223,6 +241,7 @@ public final class Session: Sendable {
       attempt {
         pushUndo(base)
         state.base = original
+        state.baseRevision = 0
         state.targets = state.initialTargets
         state.tables = try scoreTables(for: original)
         try prune(id: id)
@@ -232,7 +251,10 @@ public final class Session: Sendable {
     }
   }
 
-  private func pushUndo(_ base: Model) {
-    state.undo.append(UndoEntry(base: base, targets: state.targets, criterion: state.criterion, scope: state.scope))
+  func pushUndo(_ base: Model) {
+    state.undo.append(
+      UndoEntry(
+        base: base, baseRevision: state.baseRevision, targets: state.targets, criterion: state.criterion,
+        scope: state.scope))
   }
 }

@@ -63,6 +63,20 @@ struct SessionTests {
     #expect(snapshot.hasUnsavedChanges && snapshot.canUndo)
   }
 
+  /// Unsaved changes follow what the model is made of: pruning marks them, pruning back to
+  /// what was saved clears them, a fine-tune marks them until saved, undoing it clears them.
+  @Test func unsavedChangesFollowTheRevisionOfTheModel() throws {
+    let fixture = try SessionFixture()
+    let session = fixture.session()
+    #expect(run(.setTargets([0: 0.5, 2: 0, 4: 0]), on: session).hasUnsavedChanges)
+    #expect(!run(.setTargets([0: 0, 2: 0, 4: 0]), on: session).hasUnsavedChanges)
+    #expect(run(.fineTune(epochs: 1), on: session).hasUnsavedChanges)
+    #expect(!run(.save, on: session).hasUnsavedChanges)
+    #expect(run(.setTargets([0: 0.25, 2: 0, 4: 0]), on: session).hasUnsavedChanges)
+    #expect(!run(.undo, on: session).hasUnsavedChanges)
+    #expect(run(.undo, on: session).hasUnsavedChanges)
+  }
+
   @Test func onlyTheNewestOfManyThresholdsIsEvaluated() throws {
     let fixture = try SessionFixture()
     let session = fixture.session()
