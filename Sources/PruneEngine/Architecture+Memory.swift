@@ -35,6 +35,7 @@ extension Architecture {
   /// Per layer, its parameter count and the features it outputs per sample; `[(Int.max, Int.max)]`
   /// for steps that cannot take their input (which `init(parsing:)` refuses).
   private var layerSizes: [(parameters: Int, outputs: Int)] {
+    guard isSequential else { return moduleSizes }
     guard let shapes = try? shapes() else { return [(Int.max, Int.max)] }
     var input = inputShape
     var sizes: [(parameters: Int, outputs: Int)] = []
@@ -57,6 +58,23 @@ extension Architecture {
     return sizes
   }
 
+  /// The sizes of every module of a residual network but Flatten (which shares its input's
+  /// memory): trained parameters (BatchNorm's γ and β among them, its buffers too small to
+  /// count) and the features each step of the plan writes.
+  private var moduleSizes: [(parameters: Int, outputs: Int)] {
+    guard let leaves = try? module.leaves(input: inputShape).leaves else { return [(Int.max, Int.max)] }
+    return leaves.compactMap { leaf in
+      if case .flatten = leaf.module { return nil }
+      let parameters = leaf.module.ownParameters.filter { $0.role != .buffer }.reduce(0) { total, parameter in
+        total.addingSaturating(parameter.shape.reduce(1) { $0.multipliedSaturating(by: $1) })
+      }
+      let outputs = leaf.output.reduce(1) { $0.multipliedSaturating(by: $1) }
+      // A residual sum writes its value, and its ReLU another.
+      if case .residual(_, _, true) = leaf.module { return (parameters, outputs.multipliedSaturating(by: 2)) }
+      return (parameters, outputs)
+    }
+  }
+
   /// Features per sample that the layers and pools output, the input included.
   private var activationFeatures: Int {
     layerSizes.reduce(inputCount) { $0.addingSaturating($1.outputs) }
@@ -64,6 +82,13 @@ extension Architecture {
 
   /// Floats per sample of the largest im2col matrix (patch size times output pixels).
   private var largestPatchMatrix: Int {
+    guard isSequential else {
+      guard let leaves = try? module.leaves(input: inputShape).leaves else { return .max }
+      return leaves.reduce(0) { largest, leaf in
+        guard case .conv2d(let channels, _, let kernel, _, _, _) = leaf.module else { return largest }
+        return max(largest, (channels * kernel * kernel).multipliedSaturating(by: leaf.output[1] * leaf.output[2]))
+      }
+    }
     guard let shapes = try? shapes() else { return .max }
     var input = inputShape
     var largest = 0

@@ -10,6 +10,11 @@
 ///   and `fc<N>` (a Linear layer of `N` outputs). A Flatten comes before the first `fc`, and
 ///   ReLU between `fc` layers; the last item is an `fc` giving the class scores.
 /// - `lenet5`: LeCun et al. 1998 as commonly built in PyTorch, `cnn:1x28x28-conv20k5-pool2-conv50k5-pool2-fc500-fc10`.
+/// - `resnet:CxHxW-WxB-...-N`: a residual network (`ResNet`) on `C`-channel `H`x`W` images with
+///   one stage of `B` basic blocks `W` filters wide per `WxB` item and `N` classes; its modules
+///   are named as torchvision names them (`conv1`, `layer1.0.conv1`, `fc`).
+/// - `resnet20`: He et al. 2016's CIFAR ResNet-20 on Fashion-MNIST,
+///   `resnet:1x28x28-16x3-32x3-64x3-10`; `resnet20:CxHxW` on other images.
 ///
 /// Layers are numbered as `nn.Sequential` numbers them, ReLU, MaxPool2d and Flatten included,
 /// so parameter names match a PyTorch state dict (`lenet5`: `0.weight`, `3.weight`, `7.weight`,
@@ -25,13 +30,65 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     case flatten
   }
 
+  /// How the layers are arranged.
+  public enum Layout: Sendable, Equatable {
+    /// An `nn.Sequential` of these steps.
+    case sequential([Step])
+    /// `ResNet.module` with these stages and classes.
+    case resnet(stages: [ResNet.Stage], classes: Int)
+  }
+
   /// `[features]` for a flat input, `[channels, height, width]` for images.
   public var inputShape: [Int]
-  public var steps: [Step]
+  public var layout: Layout
 
   public init(inputShape: [Int], steps: [Step]) {
     self.inputShape = inputShape
-    self.steps = steps
+    layout = .sequential(steps)
+  }
+
+  /// A residual network on images of `inputShape`.
+  public init(resnetOn inputShape: [Int], stages: [ResNet.Stage], classes: Int) {
+    self.inputShape = inputShape
+    layout = .resnet(stages: stages, classes: classes)
+  }
+
+  /// The steps of a Sequential layout; empty for a residual network.
+  public var steps: [Step] {
+    if case .sequential(let steps) = layout { steps } else { [] }
+  }
+
+  /// Whether the layout is an `nn.Sequential` (`mlp:`, `cnn:`, `lenet5`), whose layers are
+  /// numbered and whose structure commands such as `--shrink` rearrange.
+  public var isSequential: Bool {
+    if case .sequential = layout { true } else { false }
+  }
+
+  /// The module tree of a network of this architecture.
+  public var module: Module {
+    switch layout {
+    case .resnet(let stages, let classes):
+      return ResNet.module(channels: inputShape.first ?? 0, stages: stages, classes: classes)
+    case .sequential(let steps):
+      var input = inputShape
+      let shapes = (try? shapes()) ?? []
+      return .sequential(
+        steps.enumerated().map { index, step in
+          defer { if index < shapes.count { input = shapes[index] } }
+          let module: Module =
+            switch step {
+            case .linear(let outputs): .linear(inputs: input.reduce(1, *), outputs: outputs)
+            case .conv(let filters, let kernel, let stride, let padding):
+              .conv2d(
+                channels: input.first ?? 0, filters: filters, kernel: kernel, stride: stride, padding: padding,
+                bias: true)
+            case .relu: .relu
+            case .maxPool(let size): .maxPool(size: size)
+            case .flatten: .flatten
+            }
+          return Module.Child(String(index), module)
+        })
+    }
   }
 
   /// Linear layers of the given widths with ReLU between.
@@ -65,13 +122,19 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
       return
     }
     let subject = "--arch \(text)"
-    let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10 or lenet5"
+    if text == "resnet20" {
+      self = Architecture(resnetOn: [1, 28, 28], stages: ResNet.resnet20Stages, classes: 10)
+      return
+    }
+    let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10, lenet5, resnet20 or resnet:1x28x28-16x3-32x3-10"
     let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-    guard parts.count == 2, parts[0] == "mlp" || parts[0] == "cnn" else {
+    guard parts.count == 2, ["mlp", "cnn", "resnet", "resnet20"].contains(parts[0]) else {
       throw ShearsError(subject, "unknown architecture (\(expected))")
     }
     let fields = parts[1].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-    if parts[0] == "mlp" {
+    if parts[0] == "resnet" || parts[0] == "resnet20" {
+      self = try Self.parseResNet(fields, preset: parts[0] == "resnet20", subject: subject)
+    } else if parts[0] == "mlp" {
       var widths: [Int] = []
       for field in fields {
         guard let width = Self.size(field) else {
@@ -116,6 +179,30 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     return Architecture(inputShape: [channels, height, width], steps: steps)
   }
 
+  /// `CxHxW-WxB-...-N` after `resnet:`, or `CxHxW` after `resnet20:`.
+  private static func parseResNet(_ fields: [String], preset: Bool, subject: String) throws -> Architecture {
+    let dimensions = fields[0].split(separator: "x", omittingEmptySubsequences: false).map { size(String($0)) }
+    guard dimensions.count == 3, let channels = dimensions[0], let height = dimensions[1], let width = dimensions[2]
+    else {
+      throw ShearsError(subject, "input '\(fields[0])' is not CxHxW (as 1x28x28)")
+    }
+    if preset {
+      guard fields.count == 1 else { throw ShearsError(subject, "resnet20 takes only an input shape, as resnet20:3x32x32") }
+      return Architecture(resnetOn: [channels, height, width], stages: ResNet.resnet20Stages, classes: 10)
+    }
+    guard fields.count >= 3, let classes = size(fields[fields.count - 1]) else {
+      throw ShearsError(subject, "expected CxHxW, stages WIDTHxBLOCKS and a class count, as resnet:1x28x28-16x3-32x3-10")
+    }
+    let stages = try fields.dropFirst().dropLast().map { field in
+      let parts = field.split(separator: "x", omittingEmptySubsequences: false).map { size(String($0)) }
+      guard parts.count == 2, let width = parts[0], let blocks = parts[1], width <= 1 << 14, blocks <= 1 << 10 else {
+        throw ShearsError(subject, "stage '\(field)' is not WIDTHxBLOCKS (as 16x3, at most 16384 wide and 1024 deep)")
+      }
+      return ResNet.Stage(width: width, blocks: blocks)
+    }
+    return Architecture(resnetOn: [channels, height, width], stages: stages, classes: classes)
+  }
+
   /// `N`k`K`[s`S`][p`P`] after `conv`.
   private static func convolution(_ text: String) -> Step? {
     var values: [Character: Int] = [:]
@@ -155,12 +242,14 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
   private func validate(subject: String) throws {
     do {
       _ = try shapes()
+      _ = try module.leaves(input: inputShape)
     } catch let error as ShearsError {
       throw ShearsError(subject, error.problem)
     }
   }
 
-  /// The shape after each step, `[features]` or `[channels, height, width]`.
+  /// The shape after each step of a Sequential layout, `[features]` or
+  /// `[channels, height, width]`; empty for a residual network.
   /// - Throws: `ShearsError` (without a subject) when a step cannot take its input.
   public func shapes() throws -> [[Int]] {
     var shape = inputShape
@@ -204,6 +293,10 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
   }
 
   public var description: String {
+    if case .resnet(let stages, let classes) = layout {
+      let items = [inputShape.map(String.init).joined(separator: "x")] + stages.map { "\($0.width)x\($0.blocks)" }
+      return "resnet:" + (items + [String(classes)]).joined(separator: "-")
+    }
     if inputShape.count == 1, let widths = mlpWidths {
       return "mlp:" + widths.map(String.init).joined(separator: "-")
     }
@@ -239,6 +332,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
 
   /// Number of output classes.
   public var classCount: Int {
+    if case .resnet(_, let classes) = layout { return classes }
     for step in steps.reversed() {
       if case .linear(let outputs) = step { return outputs }
     }

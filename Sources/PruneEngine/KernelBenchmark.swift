@@ -261,7 +261,7 @@ extension KernelBenchmark {
     }
     // Every layer's input as the model computes it; one sample is the batch's first.
     plan.forward(count: batch, mode: .inference, threads: 1)
-    plan.copyFirstSample(into: single)
+    plan.copyFirstSample(ofPassOver: batch, into: single)
     var timings: [LayerTiming] = []
     for (position, step) in plan.weightedSteps.enumerated() {
       let matrix = SparseMatrix(weights: UnsafeBufferPointer(step.weight.value), rows: step.rows, columns: step.columns)

@@ -26,10 +26,15 @@ extension Model {
   /// removed, and a hidden layer keeps at least one neuron (its lowest-numbered dead one) so that
   /// every layer has a width.
   ///
+  /// A model that is not an `nn.Sequential` (`isSequential`) comes back as it is: removing a
+  /// ResNet's filters means removing the channels coupled to them through BatchNorm and the
+  /// residual sums, which this does not do.
+  ///
   /// - Returns: the shrunk model and, per weighted layer that lost neurons or filters, their
   ///   numbers in the original layer, ascending.
   /// - Complexity: O(parameters).
   public func shrunk() -> (model: Model, removed: [ParameterPath: [Int]]) {
+    guard isSequential else { return (self, [:]) }
     var layers = self.layers
     var removed: [ParameterPath: [Int]] = [:]
     let positions = layers.indices.filter { if case .weighted = layers[$0] { true } else { false } }

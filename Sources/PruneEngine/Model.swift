@@ -86,6 +86,10 @@ public struct Model: Sendable, Equatable {
 
   /// A freshly initialised model of an architecture, which must be valid (`shapes()` succeeds).
   public init(architecture: Architecture, generator: inout SeededGenerator) {
+    guard architecture.isSequential else {
+      self.init(module: architecture.module, inputShape: architecture.inputShape, generator: &generator)
+      return
+    }
     guard let shapes = try? architecture.shapes() else { preconditionFailure("invalid architecture \(architecture)") }
     let inputShapes = [architecture.inputShape] + shapes.dropLast()
     var layers: [Layer] = []
@@ -104,11 +108,24 @@ public struct Model: Sendable, Equatable {
     self.init(layers: layers, inputShape: architecture.inputShape)
   }
 
-  /// The layers of an `nn.Sequential` model, in order: the Sequential layout of the tree. Setting
-  /// them replaces the model's modules and tensors.
+  /// Whether the model is an `nn.Sequential` of Linear, Conv2d, ReLU, MaxPool2d and Flatten
+  /// layers numbered from 0 (`mlp:`, `cnn:`), which `layers` describes.
+  public var isSequential: Bool {
+    guard case .sequential(let children) = module else { return false }
+    return children.enumerated().allSatisfy { index, child in
+      guard child.name == String(index) else { return false }
+      switch child.module {
+      case .linear, .conv2d(_, _, _, _, _, true), .relu, .maxPool, .flatten: return true
+      default: return false
+      }
+    }
+  }
+
+  /// The layers of an `nn.Sequential` model (`isSequential`), in order: the Sequential layout
+  /// of the tree. Setting them replaces the model's modules and tensors.
   public var layers: [Layer] {
     get {
-      guard case .sequential(let children) = module else { preconditionFailure("not a Sequential model") }
+      guard isSequential, case .sequential(let children) = module else { preconditionFailure("not a Sequential model") }
       return children.map { child in
         switch child.module {
         case .linear, .conv2d:
@@ -126,9 +143,11 @@ public struct Model: Sendable, Equatable {
     set { self = Model(layers: newValue, inputShape: inputShape) }
   }
 
-  /// The architecture these layers form.
+  /// The architecture the model has: its Sequential layers, or the residual network its
+  /// modules are.
   public var architecture: Architecture {
-    Architecture(
+    if !isSequential, let resnet = ResNet.architecture(of: module, inputShape: inputShape) { return resnet }
+    return Architecture(
       inputShape: inputShape,
       steps: layers.map { layer in
         switch layer {
@@ -151,21 +170,26 @@ public struct Model: Sendable, Equatable {
     weightedPaths(of: module, at: .root).compactMap { path in weightedLayer(at: path).map { (path, $0) } }
   }
 
-  /// The weighted layer whose module is at `path`; nil when there is none.
+  /// The weighted layer whose module is at `path`; nil when there is none. A convolution
+  /// without a bias (one BatchNorm follows) shows a bias of zeros.
   public func weightedLayer(at path: ParameterPath) -> WeightedLayer? {
     guard let kind = weightedKind(at: path), let weight = parameters[path.appending("weight")],
-      let weights = weight.tensor, let biases = parameters[path.appending("bias")]?.tensor
+      let weights = weight.tensor
     else { return nil }
+    let biases = parameters[path.appending("bias")]?.tensor ?? Tensor(shape: [weights.shape[0]])
     return WeightedLayer(kind: kind, weight: weights, bias: biases, zeroedMask: weight.mask)
   }
 
-  /// Replaces the weights, bias and mask of the weighted layer at `path`, keeping its shapes.
+  /// Replaces the weights, bias and mask of the weighted layer at `path`, keeping its shapes
+  /// (a layer without a bias keeps none).
   public mutating func replaceWeightedLayer(at path: ParameterPath, with layer: WeightedLayer) {
     guard let weight = parameters[path.appending("weight")], weight.value.shape == layer.weight.shape else {
       preconditionFailure("no weighted layer at \(path) of shape \(layer.weight.shape)")
     }
     parameters.update(Parameter(path: weight.path, role: .weight, tensor: layer.weight, mask: layer.mask))
-    parameters.update(Parameter(path: path.appending("bias"), role: .bias, tensor: layer.bias))
+    if parameters[path.appending("bias")] != nil {
+      parameters.update(Parameter(path: path.appending("bias"), role: .bias, tensor: layer.bias))
+    }
   }
 
   /// The position in `layers` of the Sequential layer at `path`; nil when there is none.

@@ -82,11 +82,12 @@ public struct ModelMetrics: Sendable, Equatable {
   }
 
   /// The figures of `model`; a convolution's output positions come from the shapes its
-  /// architecture gives each layer.
+  /// modules give each layer on the model's input.
   public init(_ model: Model) {
-    let shapes = (try? model.architecture.shapes()) ?? []
+    let leaves = (try? model.module.leaves(input: model.inputShape).leaves) ?? []
+    let outputs = Dictionary(leaves.map { ($0.path, $0.output) }, uniquingKeysWith: { first, _ in first })
     layers = model.weightedLayers.map { path, dense in
-      let output = model.position(of: path).flatMap { shapes.indices.contains($0) ? shapes[$0] : nil } ?? []
+      let output = outputs[path] ?? []
       return LayerMetrics(
         name: path.appending("weight").description, shape: dense.weight.shape, parameters: dense.weight.count,
         nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense),

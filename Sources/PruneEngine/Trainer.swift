@@ -159,7 +159,7 @@ public enum Trainer {
     let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
     let state = TrainingState(
       model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1,
-      weightDecay: options.weightDecay, maskAll: masks != nil)
+      weightDecay: options.weightDecay, maskAll: masks != nil, seed: options.seed)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
     let start = clock.nanoseconds()
@@ -236,11 +236,14 @@ final class TrainingState {
   /// - Parameters:
   ///   - l1: the L1 penalty on weights (not biases).
   ///   - maskAll: give every weight a mask, so a schedule can prune during the run.
-  init(model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, weightDecay: Float, maskAll: Bool) {
+  /// - seed: seeds the random steps (Dropout), as the run's seed seeds its shuffling.
+  init(
+    model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, weightDecay: Float, maskAll: Bool,
+    seed: UInt64 = 0
+  ) {
     template = model
     plan = ExecutionPlan(
-      model: model, capacity: capacity,
-      gradients: true, maskAll: maskAll)
+      model: model, capacity: capacity, gradients: true, maskAll: maskAll, seed: seed)
     let trained = plan.parameters.filter { $0.gradient != nil }
     values = trained.map(\.value)
     gradients = trained.compactMap(\.gradient)

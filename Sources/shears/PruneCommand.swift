@@ -37,6 +37,12 @@ struct PruneCommand: ParsableCommand {
     let request = try criterionOptions.request(rule: try amountOptions.rule())
     try OutputPath.checkWritable(out, input: model, force: force)
     let (loaded, metadata, rewind) = try memory.loadCheckpoint(model)
+    if shrink && !loaded.isSequential {
+      throw ShearsError(
+        "--shrink",
+        "removes the neurons and filters of nn.Sequential models (mlp:, cnn:); \(model) is a "
+          + "\(loaded.architecture), whose filters are coupled through BatchNorm and residual sums")
+    }
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let work = try DataWork(
       options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData,

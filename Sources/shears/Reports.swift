@@ -59,22 +59,25 @@ struct ModelReport: Encodable {
   }
 
   /// The per-layer table printed without `--json`; a model with convolutions gets a last
-  /// column of filters kept (with a nonzero weight) out of the layer's filters.
+  /// column of filters kept (with a nonzero weight) out of the layer's filters. The name column
+  /// is as wide as the longest name (10 at least, the width Sequential names always had).
   var table: String {
     let showsFilters = layers.contains { $0.kind == "conv" }
-    let header = "layer      shape         params   nonzero  sparsity  compression  ties at cut"
+    let nameWidth = max(10, layers.map(\.name.count).max() ?? 0)
+    let header = "layer".padding(toLength: nameWidth + 1, withPad: " ", startingAt: 0)
+      + "shape         params   nonzero  sparsity  compression  ties at cut"
     var lines = [header + (showsFilters ? "  filters" : "")]
     for layer in layers {
       let filters = layer.kind == "conv" ? "  " + "\(layer.liveRows)/\(layer.rows)".leftPadded(to: 7) : ""
       lines.append(
-        layer.name.padding(toLength: 10, withPad: " ", startingAt: 0) + " "
+        layer.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + " "
           + layer.shape.map(String.init).joined(separator: "x").padding(toLength: 12, withPad: " ", startingAt: 0)
           + String(
             format: "%8d  %8d  %7.2f%%  %10.1fx  %11d", layer.params, layer.nonzero, layer.sparsity * 100,
             layer.compressionRatio, layer.tiesAtCut) + filters)
     }
     lines.append(
-      "total      " + String(repeating: " ", count: 12)
+      "total".padding(toLength: nameWidth + 1, withPad: " ", startingAt: 0) + String(repeating: " ", count: 12)
         + String(format: "%8d  %8d  %7.2f%%  %10.1fx", params, nonzero, sparsity * 100, compressionRatio))
     lines.append(
       "size  \(Self.bytes(denseBytes)) dense, \(Self.bytes(sparseBytes)) sparse    "

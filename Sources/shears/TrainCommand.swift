@@ -20,12 +20,21 @@ struct TrainCommand: ParsableCommand {
       nn.Sequential(Conv2d(1,20,5), ReLU(), MaxPool2d(2), Conv2d(20,50,5), ReLU(), \
       MaxPool2d(2), Flatten(), Linear(800,500), ReLU(), Linear(500,10)).
 
-      Layers are numbered as nn.Sequential numbers them, so tensor names are those of the \
-      PyTorch module's state_dict. Training minimises softmax cross-entropy on the last \
-      layer's outputs.
+      ARCH resnet:CxHxW-WxB-...-N: a residual network (He et al. 2016, CIFAR form) on \
+      C-channel HxW images: a 3x3 Conv2d of the first width with BatchNorm and ReLU, one \
+      stage of B basic blocks W filters wide per WxB item (each stage after the first \
+      halves the resolution; a block changing shape has a 1x1 Conv2d and BatchNorm \
+      shortcut), global average pooling and a Linear layer of N classes. resnet20 is \
+      resnet:1x28x28-16x3-32x3-64x3-10; resnet20:CxHxW takes other images.
+
+      Layers of mlp:, cnn: and lenet5 are numbered as nn.Sequential numbers them, and a \
+      ResNet's modules are named as torchvision names them (conv1, bn1, layer1.0.conv1, \
+      layer2.0.downsample.0, fc), so tensor names are those of the PyTorch module's \
+      state_dict. Training minimises softmax cross-entropy on the last layer's outputs.
       """)
 
-  @Option(name: .long, help: ArgumentHelp("Architecture: mlp:..., cnn:... or lenet5 (see above).", valueName: "ARCH"))
+  @Option(
+    name: .long, help: ArgumentHelp("Architecture: mlp:..., cnn:..., lenet5, resnet:... or resnet20 (see above).", valueName: "ARCH"))
   var arch: String
 
   @OptionGroup var dataOptions: DataOptions

@@ -138,3 +138,30 @@ struct SessionConvolutionTests {
     }
   }
 }
+
+/// The explorer on a residual network: layers by path, pruning, criteria that need a
+/// Sequential model refused with a message, fine-tuning and saving.
+struct SessionResidualTests {
+  @Test func aResNetOpensPrunesFineTunesAndSaves() throws {
+    let fixture = try SessionFixture(residual: true)
+    let session = fixture.session()
+    let opened = session.snapshot
+    #expect(opened.layers.first?.name == "conv1.weight")
+    #expect(opened.layers.contains { $0.name == "layer2.0.downsample.0.weight" })
+    #expect(opened.layers.last?.name == "fc.weight")
+    let pruned = SessionFixture.run(.setTargets([ParameterPath("layer1.0.conv1")!: 0.5]), on: session)
+    let layer = try #require(pruned.layers.first { $0.name == "layer1.0.conv1.weight" })
+    #expect(layer.nonzero == layer.parameters / 2)
+    #expect(pruned.hasUnsavedChanges)
+    let refused = SessionFixture.run(.setCriterion(.redundancy), on: session)
+    #expect(refused.isError && refused.message?.contains("nn.Sequential") == true, "\(refused.message ?? "")")
+    #expect(SessionFixture.run(.setCriterion(.filterL1), on: session).criterion == .filterL1)
+    let tuned = SessionFixture.run(.fineTune(epochs: 1), on: session)
+    #expect(tuned.phase == .idle && tuned.accuracy?.isFull == true)
+    let saved = SessionFixture.run(.save, on: session)
+    #expect(!saved.hasUnsavedChanges && saved.message?.hasPrefix("saved ") == true)
+    let path = String(try #require(saved.message).dropFirst("saved ".count))
+    let reloaded = try Checkpoint.load(from: path).model
+    #expect(reloaded.architecture.description == SessionFixture.residualArchitecture)
+  }
+}

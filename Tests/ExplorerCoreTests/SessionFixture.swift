@@ -78,6 +78,7 @@ struct IDXFixture {
 /// new folder, so tests can write files side by side.
 struct SessionFixture {
   static let convolutionalArchitecture = "cnn:1x28x28-conv4k5-pool2-conv6k3-pool2-fc12-fc10"
+  static let residualArchitecture = "resnet:1x28x28-4x1-6x1-10"
 
   let folder: TemporaryFolder
   let model: Model
@@ -92,6 +93,7 @@ struct SessionFixture {
   private static let trainedConvolutional = train(epochs: convolutionalEpochs) {
     try Architecture(parsing: convolutionalArchitecture)
   }
+  private static let trainedResidual = train(epochs: epochs) { try Architecture(parsing: residualArchitecture) }
 
   private static func train(epochs: Int, _ architecture: () throws -> Architecture) -> Result<Model, any Error> {
     Result {
@@ -106,10 +108,10 @@ struct SessionFixture {
     }
   }
 
-  init(convolutional: Bool = false) throws {
+  init(convolutional: Bool = false, residual: Bool = false) throws {
     folder = try TemporaryFolder()
     try IDXFixture().write(to: folder)
-    model = try (convolutional ? Self.trainedConvolutional : Self.trained).get()
+    model = try (residual ? Self.trainedResidual : convolutional ? Self.trainedConvolutional : Self.trained).get()
     try Checkpoint.save(model, metadata: CheckpointMetadata(history: ["train epochs=\(convolutional ? Self.convolutionalEpochs : Self.epochs)"]), to: modelPath)
   }
 

@@ -208,8 +208,8 @@ struct InvalidFile: Sendable, CustomTestStringConvertible {
     .init("invalid JSON", safetensorsBytes(#"{"a": "#), "not valid JSON"),
     .init("invalid UTF-8", safetensorsBytes(Array(#"{"a"#.utf8) + [0xFF] + Array(#"":null}"#.utf8)), "not valid UTF-8"),
     .init(
-      "unknown dtype", safetensorsBytes(header(member(dtype: "I64", shape: "[1]")), data: zeros(8)),
-      "unsupported dtype 'I64'"),
+      "unknown dtype", safetensorsBytes(header(member(dtype: "I32", shape: "[1]")), data: zeros(4)),
+      "unsupported dtype 'I32'"),
     .init("offsets out of bounds", safetensorsBytes(header(member()), data: zeros(4)), "outside the data area"),
     .init("size mismatch", safetensorsBytes(header(member(offsets: "[0,4]")), data: zeros(4)), "span 4 bytes"),
     .init(

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import PruneEngine
 
@@ -202,5 +203,42 @@ struct ResNetTests {
     let tracked = report.model.parameters[ParameterPath("layer2.0.bn1.num_batches_tracked")!]?.value
     #expect(tracked == .int64(shape: [], scalars: [15 * 6]))
     #expect(report.model.parameters[ParameterPath("bn1.running_var")!]?.tensor?.scalars != [1, 1, 1, 1])
+  }
+}
+
+struct ResNetArchitectureTests {
+  @Test func resnetArchitecturesParseAndDescribeThemselves() throws {
+    #expect(try Architecture(parsing: "resnet20").description == "resnet:1x28x28-16x3-32x3-64x3-10")
+    #expect(try Architecture(parsing: "resnet20:3x32x32").description == "resnet:3x32x32-16x3-32x3-64x3-10")
+    let small = try Architecture(parsing: "resnet:1x8x8-4x1-6x2-3")
+    #expect(small.classCount == 3 && !small.isSequential)
+    #expect(try Architecture(parsing: small.description) == small)
+    for bad in ["resnet:1x8x8-3", "resnet:1x8x8-4-3", "resnet:1x8-4x1-3", "resnet20:1x28x28-16x3", "resnet:1x8x8-0x1-3"] {
+      #expect(throws: ShearsError.self, "\(bad)") { try Architecture(parsing: bad) }
+    }
+  }
+
+  /// A pruned ResNet goes through a checkpoint with its masks and BatchNorm buffers, the batch
+  /// count as I64, and comes back equal.
+  @Test func aPrunedResNetRoundTripsThroughItsCheckpoint() throws {
+    var generator = SeededGenerator(seed: 4)
+    let architecture = try Architecture(parsing: "resnet:1x8x8-4x1-6x1-3")
+    let trained = try Trainer.train(
+      Model(architecture: architecture, generator: &generator), on: bandDataset(samples: 32, classes: 3, side: 8, seed: 5),
+      options: TrainingOptions(epochs: 1, batchSize: 16)
+    ).model
+    let pruned = try PruningPipeline.apply(
+      PruningRequest(criterion: .magnitude, rule: .fraction(0.5)), to: trained, context: ScoringContext()
+    ).model
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("resnet-\(UUID().uuidString).safetensors").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try Checkpoint.save(pruned, metadata: CheckpointMetadata(), to: path)
+    let file = try SafetensorsFile(contentsOf: path)
+    #expect(file.entries.first { $0.name == "layer1.0.bn1.num_batches_tracked" }?.dtype == .i64)
+    #expect(file.entries.contains { $0.name == "layer2.0.downsample.0.weight_mask" })
+    let loaded = try Checkpoint.load(from: path)
+    #expect(loaded.model == pruned)
+    #expect(loaded.model.architecture == architecture)
+    #expect(loaded.metadata.architecture == architecture.description)
   }
 }

@@ -100,14 +100,25 @@ import Testing
       nn.Sequential(Conv2d(1,20,5), ReLU(), MaxPool2d(2), Conv2d(20,50,5), ReLU(),
       MaxPool2d(2), Flatten(), Linear(800,500), ReLU(), Linear(500,10)).
 
-      Layers are numbered as nn.Sequential numbers them, so tensor names are those of
-      the PyTorch module's state_dict. Training minimises softmax cross-entropy on
-      the last layer's outputs.
+      ARCH resnet:CxHxW-WxB-...-N: a residual network (He et al. 2016, CIFAR form) on
+      C-channel HxW images: a 3x3 Conv2d of the first width with BatchNorm and ReLU,
+      one stage of B basic blocks W filters wide per WxB item (each stage after the
+      first halves the resolution; a block changing shape has a 1x1 Conv2d and
+      BatchNorm shortcut), global average pooling and a Linear layer of N classes.
+      resnet20 is resnet:1x28x28-16x3-32x3-64x3-10; resnet20:CxHxW takes other
+      images.
+
+      Layers of mlp:, cnn: and lenet5 are numbered as nn.Sequential numbers them, and
+      a ResNet's modules are named as torchvision names them (conv1, bn1,
+      layer1.0.conv1, layer2.0.downsample.0, fc), so tensor names are those of the
+      PyTorch module's state_dict. Training minimises softmax cross-entropy on the
+      last layer's outputs.
 
       USAGE: shears train [<options>] --arch <ARCH> --out <PATH>
 
       OPTIONS:
-        --arch <ARCH>           Architecture: mlp:..., cnn:... or lenet5 (see above).
+        --arch <ARCH>           Architecture: mlp:..., cnn:..., lenet5, resnet:... or
+                                resnet20 (see above).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
                                 a NumPy .npz of x_train, y_train, x_test, y_test.
         --epochs <epochs>       Passes over the training set, 1 to 10000. (default:
@@ -222,9 +233,10 @@ import Testing
 
       Figures are medians of several runs at batch 64 of LeNet-300-100
       (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the
-      explorer) and of LeNet-5 (lenet5: its GEMMs and convolution kernels, training,
-      evaluation, per-layer times dense, sparse and shrunk). Build with -c release; a
-      debug build is 10 to 100 times slower.
+      explorer), of LeNet-5 (lenet5: its GEMMs and convolution kernels, training,
+      evaluation, per-layer times dense, sparse and shrunk) and of ResNet-20 on
+      images of the data's shape (training, and evaluation of 1,000 test images).
+      Build with -c release; a debug build is 10 to 100 times slower.
 
       USAGE: shears bench [--data <DIR>] [--json] [--progress] [--repetitions <repetitions>] [--suite <suite>]
 
@@ -236,8 +248,8 @@ import Testing
         --repetitions <repetitions>
                                 Repetitions per measurement, 1 to 1000 (the median is
                                 reported). (default: 5)
-        --suite <suite>         Which models to measure. (values: all, mlp, lenet5;
-                                default: all)
+        --suite <suite>         Which models to measure. (values: all, mlp, lenet5,
+                                resnet20; default: all)
         -h, --help              Show help information.
       """)
   }

@@ -31,10 +31,8 @@ public enum Checkpoint {
   {
     if let declared = metadata.architecture { try check(declared, matches: model.architecture, subject: subject) }
     if let rewind { try check(rewind.architecture.description, matches: model.architecture, subject: subject) }
-    var entries = model.namedParameters.map { SafetensorsFile.Entry(name: $0.name, tensor: $0.tensor) }
-    entries += (rewind?.namedParameters ?? []).map {
-      SafetensorsFile.Entry(name: Self.rewindPrefix + $0.name, tensor: $0.tensor)
-    }
+    var entries = Self.entries(of: model.parameters, prefix: "")
+    entries += rewind.map { Self.entries(of: $0.parameters, prefix: Self.rewindPrefix) } ?? []
     for (path, dense) in model.weightedLayers {
       // A mask is written only when it prunes something (GUIDE section 4).
       if let mask = dense.mask, mask.contains(0) {
@@ -43,6 +41,17 @@ public enum Checkpoint {
       }
     }
     return SafetensorsFile(entries: entries, metadata: metadata.fields(architecture: model.architecture.description))
+  }
+
+  /// One entry per tensor of `store`, in its order, named by path after `prefix`.
+  private static func entries(of store: ParameterStore, prefix: String) -> [SafetensorsFile.Entry] {
+    store.parameters.map { parameter in
+      let name = prefix + parameter.path.description
+      switch parameter.value {
+      case .float32(let tensor): return SafetensorsFile.Entry(name: name, tensor: tensor)
+      case .int64(let shape, let scalars): return SafetensorsFile.Entry(name: name, shape: shape, integers: scalars)
+      }
+    }
   }
 
   /// Reads a checkpoint written by `save`, by `saveCompact` or by
@@ -342,6 +351,7 @@ public enum Checkpoint {
   /// `declared` architecture or the one `plan` infers.
   static func model(from file: SafetensorsFile, declared: Architecture?, subject: String) throws -> Model {
     let entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    if let declared, !declared.isSequential { return try model(of: declared, from: entries, subject: subject) }
     let (architecture, plans) = try plan(entries.mapValues(\.shape), declared: declared, subject: subject)
     let planned = Dictionary(uniqueKeysWithValues: plans.map { ($0.index, $0) })
     let layers = architecture.steps.enumerated().map { index, step -> Layer in
@@ -361,6 +371,48 @@ public enum Checkpoint {
       }
     }
     return Model(layers: layers, inputShape: architecture.inputShape)
+  }
+
+  /// A model of a declared non-Sequential architecture: every tensor of its state dict by path,
+  /// with its mask (`PATH.weight_mask`) where there is one. BatchNorm's `num_batches_tracked`
+  /// may be missing (PyTorch also loads files written before it existed) and is then 0.
+  private static func model(
+    of architecture: Architecture, from entries: [String: SafetensorsFile.Entry], subject: String
+  ) throws -> Model {
+    let module = architecture.module
+    let parameters = try module.parameterShapes().map { path, role, shape -> Parameter in
+      let name = path.description
+      guard let entry = entries[name] else {
+        guard path.name == "num_batches_tracked" else { throw ShearsError(subject, "missing \(name)") }
+        return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: [0]))
+      }
+      guard entry.shape == shape else {
+        throw ShearsError(subject, "\(name) has shape \(entry.shape), expected \(shape)")
+      }
+      if path.name == "num_batches_tracked" {
+        guard entry.dtype == .i64 else { throw ShearsError(subject, "\(name) is \(entry.dtype.rawValue), expected I64") }
+        let count = entry.bytes.count / 8
+        let counts = (0..<count).map { index in
+          (0..<8).reduce(UInt64(0)) { $0 | UInt64(entry.bytes[index * 8 + $1]) << (8 * UInt64($1)) }
+        }
+        return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: counts.map { Int64(bitPattern: $0) }))
+      }
+      guard entry.dtype.isFloatingPoint else {
+        throw ShearsError(subject, "\(name) is \(entry.dtype.rawValue), expected a floating-point type")
+      }
+      var scalars = entry.floats
+      var mask: [UInt8]?
+      if role == .weight, let maskEntry = entries[name + "_mask"] {
+        guard maskEntry.shape == shape else {
+          throw ShearsError(subject, "\(name)_mask has shape \(maskEntry.shape), expected \(shape)")
+        }
+        let kept = maskEntry.floats.map { $0 != 0 ? UInt8(1) : 0 }
+        for index in kept.indices where kept[index] == 0 { scalars[index] = 0 }
+        mask = kept
+      }
+      return Parameter(path: path, role: role, tensor: Tensor(shape: shape, scalars: scalars), mask: mask)
+    }
+    return Model(module: module, parameters: ParameterStore(parameters), inputShape: architecture.inputShape)
   }
 
   /// The architecture an `arch` metadata text declares.

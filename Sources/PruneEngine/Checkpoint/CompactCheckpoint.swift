@@ -96,7 +96,18 @@ public enum CompactCheckpoint {
       layers.append(
         LayerEncoding(name: name, encoding: encoding, byteCount: weightEntries.reduce(0) { $0 + $1.bytes.count }))
       entries += weightEntries
-      entries.append(SafetensorsFile.Entry(name: path.appending("bias").description, tensor: dense.bias))
+      if let bias = model.parameters[path.appending("bias")]?.tensor {
+        entries.append(SafetensorsFile.Entry(name: path.appending("bias").description, tensor: bias))
+      }
+    }
+    // Everything else (BatchNorm's parameters and buffers) as it is.
+    let written = Set(model.weightedLayers.flatMap { [$0.path.appending("weight"), $0.path.appending("bias")] })
+    for parameter in model.parameters.parameters where !written.contains(parameter.path) {
+      switch parameter.value {
+      case .float32(let tensor): entries.append(SafetensorsFile.Entry(name: parameter.path.description, tensor: tensor))
+      case .int64(let shape, let scalars):
+        entries.append(SafetensorsFile.Entry(name: parameter.path.description, shape: shape, integers: scalars))
+      }
     }
     return (SafetensorsFile(entries: entries, metadata: fields), layers)
   }

@@ -46,8 +46,9 @@ public struct SafetensorsFile: Sendable, Equatable {
     }
 
     /// What a checkpoint may hold: weights (`F32`, or `F16`, `BF16`, `F64` converted), masks
-    /// (`U8`, or a float type), and the indices of the compact form (`U8`, `U16`, `U32`).
-    public static let checkpointTypes: [DType] = [.f32, .f16, .bf16, .f64, .u8, .u16, .u32]
+    /// (`U8`, or a float type), the indices of the compact form (`U8`, `U16`, `U32`), and
+    /// BatchNorm's batch count (`I64`).
+    public static let checkpointTypes: [DType] = [.f32, .f16, .bf16, .f64, .u8, .u16, .u32, .i64]
   }
 
   /// One named tensor: its element type, shape, and raw little-endian bytes.
@@ -70,6 +71,16 @@ public struct SafetensorsFile: Sendable, Equatable {
     }
 
     /// An `F32` entry holding a tensor.
+    /// An `I64` tensor.
+    public init(name: String, shape: [Int], integers: [Int64]) {
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(integers.count * 8)
+      for value in integers {
+        for byte in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> (8 * byte))) }
+      }
+      self.init(name: name, dtype: .i64, shape: shape, bytes: bytes)
+    }
+
     public init(name: String, tensor: Tensor) {
       var bytes: [UInt8] = []
       bytes.reserveCapacity(tensor.count * 4)

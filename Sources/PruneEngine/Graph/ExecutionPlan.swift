@@ -45,13 +45,14 @@ final class ExecutionPlan {
   ///   - gradients: allocate what the backward pass needs.
   ///   - maskAll: give every weight a mask buffer, so masks can be adopted later
   ///     (`adoptMasks(of:)`).
+  ///   - seed: seeds the random steps (Dropout).
   convenience init(
     module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
-    maskAll: Bool = false
+    maskAll: Bool = false, seed: UInt64 = 0
   ) {
     self.init(
       module: module, inputShape: inputShape, store: store, capacity: capacity, gradients: needsBackward,
-      makeParameter: { PlanParameter($0, gradient: needsBackward, maskAll: maskAll) })
+      seed: seed, makeParameter: { PlanParameter($0, gradient: needsBackward, maskAll: maskAll) })
   }
 
   /// A plan for another batch size over `other`'s parameter buffers, without gradients.
@@ -59,7 +60,7 @@ final class ExecutionPlan {
     let shared = Dictionary(uniqueKeysWithValues: other.parameters.map { ($0.path, $0) })
     self.init(
       module: other.module, inputShape: other.inputShape, store: other.store, capacity: capacity, gradients: false,
-      makeParameter: { parameter in
+      seed: 0, makeParameter: { parameter in
         guard let buffers = shared[parameter.path] else { preconditionFailure("no \(parameter.path) to share") }
         return buffers
       })
@@ -67,9 +68,9 @@ final class ExecutionPlan {
 
   private init(
     module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
-    makeParameter: @escaping (Parameter) -> PlanParameter
+    seed: UInt64, makeParameter: @escaping (Parameter) -> PlanParameter
   ) {
-    var compiler = PlanCompiler(store: store, makeParameter: makeParameter)
+    var compiler = PlanCompiler(store: store, seed: seed, makeParameter: makeParameter)
     let logits = compiler.compile(module, at: .root, input: PlanCompiler.Handle(value: 0, shape: inputShape))
     self.module = module
     self.inputShape = inputShape
@@ -101,10 +102,10 @@ final class ExecutionPlan {
   }
 
   /// A plan for `model`'s modules and tensors.
-  convenience init(model: Model, capacity: Int, gradients: Bool, maskAll: Bool = false) {
+  convenience init(model: Model, capacity: Int, gradients: Bool, maskAll: Bool = false, seed: UInt64 = 0) {
     self.init(
       module: model.module, inputShape: model.inputShape, store: model.parameters, capacity: capacity,
-      gradients: gradients, maskAll: maskAll)
+      gradients: gradients, maskAll: maskAll, seed: seed)
   }
 
   deinit {
@@ -141,14 +142,14 @@ final class ExecutionPlan {
       PlanPass(count: n, threads: 1, mode: .inference, values: values, gradients: gradients))
   }
 
-  /// Copies the first sample of every value into `other`, a plan of the same model, so that
-  /// its steps see what this plan's saw.
-  func copyFirstSample(into other: ExecutionPlan) {
+  /// Copies the first sample of every value of a pass over `n` samples into `other`, a plan of
+  /// the same model, for a pass over one sample that sees what this plan's saw.
+  func copyFirstSample(ofPassOver n: Int, into other: ExecutionPlan) {
     precondition(other.valueFeatures == valueFeatures, "plans of different models")
     for (value, features) in valueFeatures.enumerated() {
       let source = values[value].baseAddress!
       let target = other.values[value].baseAddress!
-      for feature in 0..<features { target[feature * other.capacity] = source[feature * capacity] }
+      for feature in 0..<features { target[feature] = source[feature * n] }
     }
   }
 
@@ -303,14 +304,17 @@ struct PlanCompiler {
   let store: ParameterStore
   /// The plan's buffers for a parameter of the store.
   let makeParameter: (Parameter) -> PlanParameter
+  /// Seeds the plan's random steps (Dropout), each from its own stream.
+  let seed: UInt64
   /// Per value, `[features]` or `[channels, height, width]`; value 0 is the input.
   private(set) var shapes: [[Int]] = []
   private(set) var steps: [any PlanStep] = []
   private(set) var parameters: [PlanParameter] = []
   private(set) var activations: [ParameterPath: Int] = [:]
 
-  init(store: ParameterStore, makeParameter: @escaping (Parameter) -> PlanParameter) {
+  init(store: ParameterStore, seed: UInt64, makeParameter: @escaping (Parameter) -> PlanParameter) {
     self.store = store
+    self.seed = seed
     self.makeParameter = makeParameter
   }
 
@@ -413,7 +417,7 @@ struct PlanCompiler {
       steps.append(
         DropoutStep(
           input: input.value, output: result.value, features: input.shape.reduce(1, *), probability: probability,
-          seed: UInt64(steps.count)))
+          seed: seed &+ UInt64(steps.count)))
       return result
 
     case .sequential(let children):

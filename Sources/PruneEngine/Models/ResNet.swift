@@ -48,6 +48,24 @@ public enum ResNet {
     return .sequential(children)
   }
 
+  /// The architecture of `module` when it is a ResNet this type builds (the inverse of
+  /// `module(channels:stages:classes:)`); nil for any other tree.
+  static func architecture(of module: Module, inputShape: [Int]) -> Architecture? {
+    guard case .sequential(let children) = module, let channels = inputShape.first,
+      case .linear(_, let classes) = children.last?.module
+    else { return nil }
+    var stages: [Stage] = []
+    while let stage = children.first(where: { $0.name == "layer\(stages.count + 1)" }),
+      case .sequential(let blocks) = stage.module,
+      case .residual(let body, _, _) = blocks.first?.module,
+      case .conv2d(_, let width, _, _, _, _) = body.first?.module
+    {
+      stages.append(Stage(width: width, blocks: blocks.count))
+    }
+    guard !stages.isEmpty, self.module(channels: channels, stages: stages, classes: classes) == module else { return nil }
+    return Architecture(resnetOn: inputShape, stages: stages, classes: classes)
+  }
+
   /// torchvision's `BasicBlock`: conv-BN-ReLU-conv-BN plus the shortcut, then ReLU.
   static func basicBlock(channels: Int, filters: Int, stride: Int) -> Module {
     let projection =

@@ -67,6 +67,11 @@ enum Calibration {
       model: model, capacity: batchSize,
       gradients: needsBackward)
     let hidden = Set(paths.indices.filter { plan.activation(of: paths[$0]) != nil })
+    if wantsActivations || wantsNeuronTaylor, let unread = layers.sorted().first(where: { !hidden.contains($0) }) {
+      throw ShearsError(
+        "layer \(paths[unread])",
+        "is not followed directly by a ReLU, whose outputs \(subject) reads (in a ResNet a BatchNorm comes first)")
+    }
 
     // Sums over the samples, per weighted layer, sized once.
     let count = weighted.count

@@ -54,6 +54,7 @@ public enum Scoring {
       throw ShearsError("--criterion \(criterion.rawValue)", "cannot score single \(granularity)s")
     }
     let scorer = criterion.scorer
+    if let problem = scorer.problem(with: model) { throw ShearsError("--criterion \(criterion.rawValue)", problem) }
     let weightedLayers = try validatedLayers(layers, of: model, granularity: granularity)
     let needs = scorer.calibration(for: granularity)
     let statistics =

@@ -68,10 +68,14 @@ final class BatchNormStep: PlanStep {
           let variance = Self.squaredDeviations(row, count: block, mean: Float(mean)) / Double(block)
           means[c] = Float(mean)
           inverseDeviations[c] = Float(1 / (variance + Self.epsilon).squareRoot())
-          let unbiased = block > 1 ? variance * Double(block) / Double(block - 1) : variance
-          runningMean.value[c] = Float((1 - Self.momentum) * Double(runningMean.value[c]) + Self.momentum * mean)
-          runningVariance.value[c] = Float(
-            (1 - Self.momentum) * Double(runningVariance.value[c]) + Self.momentum * unbiased)
+          // One value has no unbiased variance (PyTorch refuses such a batch); the running
+          // statistics then stay as they are.
+          if block > 1 {
+            let unbiased = variance * Double(block) / Double(block - 1)
+            runningMean.value[c] = Float((1 - Self.momentum) * Double(runningMean.value[c]) + Self.momentum * mean)
+            runningVariance.value[c] = Float(
+              (1 - Self.momentum) * Double(runningVariance.value[c]) + Self.momentum * unbiased)
+          }
         } else {
           means[c] = runningMean.value[c]
           inverseDeviations[c] = Float(1 / (Double(runningVariance.value[c]) + Self.epsilon).squareRoot())

@@ -19,9 +19,12 @@ protocol CriterionScorer: Sendable {
   var rewriting: (any WeightRewriting)? { get }
   /// One score per unit of `layer`: per weight (row-major, as the weight) or per row.
   func scores(_ layer: ScoredLayer) -> [Float]
+  /// Why the criterion cannot prune `model`, or nil when it can.
+  func problem(with model: Model) -> String?
 }
 
 extension CriterionScorer {
+  func problem(with model: Model) -> String? { nil }
   func calibration(for granularity: Granularity) -> CalibrationNeeds { [] }
   func ranksAcrossLayers(_ granularity: Granularity) -> Bool { granularity == .weight }
   var spreadsByWeights: Bool { false }

@@ -6,6 +6,12 @@ struct RedundancyScorer: CriterionScorer {
   var rewriting: (any WeightRewriting)? { RedundancyMerge() }
 
   func scores(_ layer: ScoredLayer) -> [Float] { Redundancy.scores(layer.weights, threads: layer.context.threads) }
+
+  /// The merge moves a neuron's outgoing weights to the next layer of an `nn.Sequential`; in
+  /// other trees a layer's outputs may reach several layers through BatchNorm and sums.
+  func problem(with model: Model) -> String? {
+    model.isSequential ? nil : "merges neurons into the next layer of an nn.Sequential model (mlp:, cnn:) only"
+  }
 }
 
 /// Merges each neuron a pruning step removed into its twin (`Redundancy.mergeRemoved`).
