@@ -47,6 +47,22 @@ def find(directory, name):
     raise SystemExit(f"{directory}: no {name}[.gz]")
 
 
+def image_tensors(data_dir, train_count, test_count=None):
+    """The first training and test images of an IDX folder as float tensors [N, 1, H, W] scaled
+    to [0, 1], with their labels as int64 tensors (all test images when `test_count` is None)."""
+    import numpy as np
+    import torch
+    splits = []
+    for prefix, count in (("train", train_count), ("t10k", test_count)):
+        pixels, shape = read_idx(find(data_dir, f"{prefix}-images-idx3-ubyte"))
+        labels, _ = read_idx(find(data_dir, f"{prefix}-labels-idx1-ubyte"))
+        count = shape[0] if count is None else count
+        images = np.frombuffer(pixels, np.uint8).reshape(-1, 1, shape[1], shape[2])[:count]
+        splits.append(torch.from_numpy(images.astype(np.float32) / 255))
+        splits.append(torch.from_numpy(np.frombuffer(labels, np.uint8)[:count].astype(np.int64)))
+    return tuple(splits)
+
+
 def median_time(work, repeats):
     samples = []
     for _ in range(repeats):

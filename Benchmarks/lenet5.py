@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import time
 
-from compare import find, parse_arguments, read_idx, reexec_without_openblas_overrides
+from compare import image_tensors, parse_arguments, reexec_without_openblas_overrides
 
 BATCH = 64
 BATCHES = 100
@@ -41,24 +41,10 @@ class TorchLeNet5:
     """A PyTorch LeNet-5 with its optimizer and data in memory, timed one round at a time."""
 
     def __init__(self, data_dir, threads):
-        import numpy as np
         import torch
         self.torch = torch
         torch.set_num_threads(threads)
-        train_pixels, train_shape = read_idx(find(data_dir, "train-images-idx3-ubyte"))
-        train_labels, _ = read_idx(find(data_dir, "train-labels-idx1-ubyte"))
-        test_pixels, test_shape = read_idx(find(data_dir, "t10k-images-idx3-ubyte"))
-        test_labels, _ = read_idx(find(data_dir, "t10k-labels-idx1-ubyte"))
-        samples = BATCH * BATCHES
-
-        def images(pixels, shape, count):
-            array = np.frombuffer(pixels, np.uint8).reshape(-1, 1, shape[1], shape[2])[:count]
-            return torch.from_numpy(array.astype(np.float32) / 255)
-
-        self.x_train = images(train_pixels, train_shape, samples)
-        self.y_train = torch.from_numpy(np.frombuffer(train_labels, np.uint8)[:samples].astype(np.int64))
-        self.x_test = images(test_pixels, test_shape, test_shape[0])
-        self.y_test = torch.from_numpy(np.frombuffer(test_labels, np.uint8).astype(np.int64))
+        self.x_train, self.y_train, self.x_test, self.y_test = image_tensors(data_dir, BATCH * BATCHES)
         torch.manual_seed(1)
         self.model = lenet5(torch)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
