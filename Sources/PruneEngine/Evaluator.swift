@@ -67,8 +67,7 @@ public final class Evaluator {
       singleSampleKernels.append(kinds.single)
       let batch = kinds.batch == .sparse ? matrix : nil
       let one = kinds.single == .sparse ? matrix : nil
-      for plan in plans { plan.weightedSteps[position].useSparse(batch: batch, single: one, capacity: Self.chunkSize) }
-      single.weightedSteps[position].useSparse(batch: batch, single: one, capacity: 1)
+      for plan in plans + [single] { plan.useSparse(position, batch: batch, single: one) }
     }
     self.plans = plans
     self.single = single

@@ -265,18 +265,17 @@ extension KernelBenchmark {
     var timings: [LayerTiming] = []
     for (position, step) in plan.weightedSteps.enumerated() {
       let matrix = SparseMatrix(weights: UnsafeBufferPointer(step.weight.value), rows: step.rows, columns: step.columns)
-      let singleStep = single.weightedSteps[position]
-      func time(_ plan: ExecutionPlan, _ step: any WeightedStep, sparse: SparseMatrix?, count: Int) -> Double {
-        step.useSparse(batch: sparse, single: sparse, capacity: count)
-        defer { step.useSparse(batch: nil, single: nil, capacity: count) }
+      func time(_ plan: ExecutionPlan, sparse: SparseMatrix?, count: Int) -> Double {
+        plan.useSparse(position, batch: sparse, single: sparse)
+        defer { plan.useSparse(position, batch: nil, single: nil) }
         return medianSeconds(clock: clock, repetitions: repetitions) { plan.runWeightedStep(position, count: count) }
       }
       timings.append(
         LayerTiming(
-          layer: step.path, batch: batch, denseSeconds: time(plan, step, sparse: nil, count: batch),
-          sparseSeconds: time(plan, step, sparse: matrix, count: batch),
-          singleDenseSeconds: time(single, singleStep, sparse: nil, count: 1),
-          singleSparseSeconds: time(single, singleStep, sparse: matrix, count: 1)))
+          layer: step.path, batch: batch, denseSeconds: time(plan, sparse: nil, count: batch),
+          sparseSeconds: time(plan, sparse: matrix, count: batch),
+          singleDenseSeconds: time(single, sparse: nil, count: 1),
+          singleSparseSeconds: time(single, sparse: matrix, count: 1)))
     }
     return timings
   }

@@ -40,6 +40,9 @@ final class ExecutionPlan {
   /// The fused step of each weighted layer whose ReLU it applies, by the layer's path.
   private let activations: [ParameterPath: Int]
   private let store: ParameterStore
+  /// Memory the steps use during one step only (a sparse convolution's im2col matrix), shared
+  /// by all of them since one step runs at a time.
+  private var scratch = UnsafeMutableBufferPointer<Float>.zeros(0)
 
   /// - Parameters:
   ///   - gradients: allocate what the backward pass needs.
@@ -111,6 +114,7 @@ final class ExecutionPlan {
   deinit {
     for buffer in values { buffer.deallocate() }
     for buffer in gradients { buffer?.deallocate() }
+    scratch.deallocate()
   }
 
   /// The input batch, `[inputFeatures, n]`.
@@ -124,22 +128,37 @@ final class ExecutionPlan {
   /// Runs every step on the first `n` samples of `input`, rows `n` apart.
   func forward(count n: Int, mode: Mode, threads: Int) {
     precondition(n <= capacity, "\(n) samples for a plan of \(capacity)")
-    let pass = PlanPass(count: n, threads: threads, mode: mode, values: values, gradients: gradients)
-    for step in steps { step.forward(pass) }
+    for step in steps { step.forward(pass(count: n, threads: threads, mode: mode)) }
   }
 
   /// The backward pass after a `forward` in `mode`, from the loss gradient in `logitsGradient`:
   /// every trained parameter's `gradient` is overwritten.
   func backward(count n: Int, mode: Mode, threads: Int) {
-    let pass = PlanPass(count: n, threads: threads, mode: mode, values: values, gradients: gradients)
+    let pass = pass(count: n, threads: threads, mode: mode)
     for step in steps.reversed() { step.backward(pass) }
+  }
+
+  private func pass(count n: Int, threads: Int, mode: Mode) -> PlanPass {
+    PlanPass(
+      count: n, threads: threads, mode: mode, values: values, gradients: gradients, scratch: scratch.baseAddress!)
+  }
+
+  /// Has the weighted step at `position` of `weightedSteps` run inference on these sparse forms
+  /// (nil for the dense kernels), and sizes the scratch memory for it.
+  func useSparse(_ position: Int, batch: SparseMatrix?, single: SparseMatrix?) {
+    let step = weightedSteps[position]
+    step.useSparse(batch: batch, single: single)
+    let needed = step.scratchCount(capacity: capacity)
+    guard needed > scratch.count else { return }
+    scratch.deallocate()
+    scratch = .zeros(needed)
   }
 
   /// Runs only the weighted step at `position` of `weightedSteps` on the `n` samples its input
   /// holds, in inference: for timing one layer's kernels.
   func runWeightedStep(_ position: Int, count n: Int) {
     weightedSteps[position].forward(
-      PlanPass(count: n, threads: 1, mode: .inference, values: values, gradients: gradients))
+      pass(count: n, threads: 1, mode: .inference))
   }
 
   /// Copies the first sample of every value of a pass over `n` samples into `other`, a plan of
@@ -254,6 +273,8 @@ struct PlanPass {
   let mode: ExecutionPlan.Mode
   let values: [UnsafeMutableBufferPointer<Float>]
   let gradients: [UnsafeMutableBufferPointer<Float>?]
+  /// The plan's scratch memory, as large as the steps asked for (`scratchCount`).
+  let scratch: UnsafeMutablePointer<Float>
 
   func value(_ index: Int) -> UnsafeMutablePointer<Float> { values[index].baseAddress! }
   /// The gradient of value `index`; nil when nothing upstream is trained.
@@ -289,8 +310,10 @@ protocol WeightedStep: PlanStep {
   /// Runs inference on these sparse forms of the weight instead of the dense kernels: `batch`
   /// on batches, `single` on single samples (a convolution runs its batch kernel on a single
   /// sample, so it reads only `batch`). Both give the dense kernels' bits on batches.
-  /// `capacity` is the plan's, for scratch memory.
-  func useSparse(batch: SparseMatrix?, single: SparseMatrix?, capacity: Int)
+  /// Set through `ExecutionPlan.useSparse`, which sizes the scratch memory.
+  func useSparse(batch: SparseMatrix?, single: SparseMatrix?)
+  /// Floats of the plan's scratch memory a pass over `capacity` samples needs.
+  func scratchCount(capacity: Int) -> Int
 }
 
 /// Walks a module tree, allocating values and parameters and emitting steps in order.

@@ -26,9 +26,7 @@ final class Conv2dStep: WeightedStep {
 
   private var filters: Int { weight.value.count / geometry.patchSize }
   private var sparse: SparseMatrix?
-  /// The im2col matrix `[patchSize, positions · n]` the sparse kernel reads, and the zero bias
-  /// it adds for a convolution without one.
-  private var im2col = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
+  /// The zero bias the sparse kernel adds for a convolution without one.
   private var zeroBias = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
 
   init(
@@ -46,25 +44,27 @@ final class Conv2dStep: WeightedStep {
   }
 
   deinit {
-    im2col.deallocate()
     zeroBias.deallocate()
   }
 
-  func useSparse(batch: SparseMatrix?, single: SparseMatrix?, capacity: Int) {
+  func useSparse(batch: SparseMatrix?, single: SparseMatrix?) {
     sparse = batch
-    im2col.deallocate()
     zeroBias.deallocate()
-    im2col = .zeros(batch == nil ? 0 : geometry.patchSize * geometry.positions * capacity)
     zeroBias = .zeros(batch == nil || bias != nil ? 0 : filters)
+  }
+
+  /// The im2col matrix `[patchSize, positions · n]` the sparse kernel reads.
+  func scratchCount(capacity: Int) -> Int {
+    sparse == nil ? 0 : geometry.patchSize * geometry.positions * capacity
   }
 
   func forward(_ pass: PlanPass) {
     let columns = pass.count * geometry.positions
     if pass.mode == .inference, let sparse {
       ConvolutionKernels.im2col(
-        pass.value(inputs[0]), ld: pass.count, count: pass.count, geometry: geometry, into: im2col.baseAddress!)
+        pass.value(inputs[0]), ld: pass.count, count: pass.count, geometry: geometry, into: pass.scratch)
       sparse.forward(
-        input: im2col.baseAddress!, inputStride: columns, count: columns, output: pass.value(output),
+        input: pass.scratch, inputStride: columns, count: columns, output: pass.value(output),
         outputStride: columns, bias: bias?.value.baseAddress ?? zeroBias.baseAddress!, relu: relu)
       return
     }

@@ -45,10 +45,12 @@ final class LinearStep: WeightedStep {
     active.deallocate()
   }
 
-  func useSparse(batch: SparseMatrix?, single: SparseMatrix?, capacity: Int) {
+  func useSparse(batch: SparseMatrix?, single: SparseMatrix?) {
     batchSparse = batch
     singleSparse = single
   }
+
+  func scratchCount(capacity: Int) -> Int { 0 }
 
   func forward(_ pass: PlanPass) {
     let n = pass.count
