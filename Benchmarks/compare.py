@@ -63,6 +63,40 @@ def image_tensors(data_dir, train_count, test_count=None):
     return tuple(splits)
 
 
+def alternating_rounds(args, suite, make_reference):
+    """Runs `shears bench --suite SUITE --json --repetitions 1` and, when torch is installed, a
+    round of `make_reference(data_dir, threads)` after each, `args.rounds` times, so that a busy
+    machine slows both alike. Returns the bench results, the reference (None without torch),
+    its training samples/s and evaluation milliseconds per round, and the load averages seen."""
+    def bench():
+        run = subprocess.run(
+            [args.shears, "bench", "--suite", suite, "--json", "--repetitions", "1", "--data", args.data],
+            check=True, capture_output=True, text=True)
+        return json.loads(run.stdout)
+
+    def load_average():
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+
+    rounds = [bench()]
+    threads = rounds[0]["threads"]
+    print(f"machine: {rounds[0]['machine']}; data: {rounds[0]['data']}; {threads} threads each")
+    try:
+        reference = make_reference(args.data, threads)
+    except ImportError:
+        reference = None
+    loads, torch_train, torch_eval = [load_average()], [], []
+    for index in range(args.rounds):
+        if index > 0:
+            rounds.append(bench())
+        if reference:
+            rate, milliseconds = reference.round()
+            torch_train.append(rate)
+            torch_eval.append(milliseconds)
+        loads.append(load_average())
+    return rounds, reference, torch_train, torch_eval, loads
+
+
 def median_time(work, repeats):
     samples = []
     for _ in range(repeats):

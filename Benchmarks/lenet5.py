@@ -17,12 +17,10 @@ re-runs itself without them (as compare.py does).
 
 Usage: python3 Benchmarks/lenet5.py [--shears .build/release/shears] [--data DIR] [--rounds 5]
 """
-import json
 import statistics
-import subprocess
 import time
 
-from compare import image_tensors, parse_arguments, reexec_without_openblas_overrides
+from compare import alternating_rounds, image_tensors, parse_arguments, reexec_without_openblas_overrides
 
 BATCH = 64
 BATCHES = 100
@@ -89,39 +87,10 @@ class TorchLeNet5:
         return train_rate, (time.perf_counter() - start) * 1000
 
 
-def shears_round(shears, data_dir):
-    run = subprocess.run(
-        [shears, "bench", "--suite", "lenet5", "--json", "--repetitions", "1", "--data", data_dir],
-        check=True, capture_output=True, text=True)
-    return json.loads(run.stdout)
-
-
-def load_average():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
 def main():
     reexec_without_openblas_overrides()
     args = parse_arguments(__doc__.split("\n")[0], {"rounds": 5})
-
-    first = shears_round(args.shears, args.data)
-    threads = first["threads"]
-    print(f"machine: {first['machine']}; data: {first['data']}; {threads} threads each")
-    try:
-        reference = TorchLeNet5(args.data, threads)
-    except ImportError:
-        reference = None
-    rounds, loads = [first], [load_average()]
-    torch_train, torch_eval = [], []
-    for index in range(args.rounds):
-        if index > 0:
-            rounds.append(shears_round(args.shears, args.data))
-        if reference:
-            rate, milliseconds = reference.round()
-            torch_train.append(rate)
-            torch_eval.append(milliseconds)
-        loads.append(load_average())
+    rounds, reference, torch_train, torch_eval, loads = alternating_rounds(args, "lenet5", TorchLeNet5)
 
     figures = [r["lenet5"] for r in rounds]
     train = [f["train_samples_per_second"] for f in figures]

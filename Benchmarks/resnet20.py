@@ -14,14 +14,12 @@ medians over the rounds, and the ratios are of the medians.
 
 Usage: python3 Benchmarks/resnet20.py [--shears .build/release/shears] [--data DIR] [--rounds 5]
 """
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
-from compare import image_tensors, parse_arguments, reexec_without_openblas_overrides
+from compare import alternating_rounds, image_tensors, parse_arguments, reexec_without_openblas_overrides
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Interop"))
 
@@ -71,31 +69,11 @@ class TorchResNet20:
         return train_rate, (time.perf_counter() - start) * 1000
 
 
-def shears_round(shears, data_dir):
-    run = subprocess.run(
-        [shears, "bench", "--suite", "resnet20", "--json", "--repetitions", "1", "--data", data_dir],
-        check=True, capture_output=True, text=True)
-    return json.loads(run.stdout)
-
-
 def main():
     reexec_without_openblas_overrides()
     args = parse_arguments(__doc__.split("\n")[0], {"rounds": 5})
-    first = shears_round(args.shears, args.data)
-    threads = first["threads"]
-    print(f"machine: {first['machine']}; data: {first['data']}; {threads} threads each")
-    try:
-        reference = TorchResNet20(args.data, threads)
-    except ImportError:
-        reference = None
-    rounds, torch_train, torch_eval = [first], [], []
-    for index in range(args.rounds):
-        if index > 0:
-            rounds.append(shears_round(args.shears, args.data))
-        if reference:
-            rate, milliseconds = reference.round()
-            torch_train.append(rate)
-            torch_eval.append(milliseconds)
+    rounds, reference, torch_train, torch_eval, loads = alternating_rounds(args, "resnet20", TorchResNet20)
+    print(f"load average during the run: {min(loads):.2f} to {max(loads):.2f}")
 
     figures = [r["resnet20"] for r in rounds]
     train = [f["train_samples_per_second"] for f in figures]
