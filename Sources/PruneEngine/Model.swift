@@ -75,7 +75,7 @@ public struct Model: Sendable, Equatable {
         return Parameter(path: path, role: role, tensor: Tensor(shape: shape, scalars: scalars))
       case (.buffer, "num_batches_tracked"):
         return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: [Int64](repeating: 0, count: count)))
-      case (.buffer, "running_var"), (.bias, "weight"):
+      case (.buffer, "running_var"), (.scale, _):
         return Parameter(path: path, role: role, tensor: Tensor(shape: shape, repeating: 1))
       default:
         return Parameter(path: path, role: role, tensor: Tensor(shape: shape))
@@ -190,6 +190,17 @@ public struct Model: Sendable, Equatable {
     if parameters[path.appending("bias")] != nil {
       parameters.update(Parameter(path: path.appending("bias"), role: .bias, tensor: layer.bias))
     }
+  }
+
+  /// Replaces the parameter at `parameter.path`, which must exist with the same shape; a mask's
+  /// pruned entries are zeroed.
+  mutating func updateParameter(_ parameter: Parameter) {
+    var parameter = parameter
+    if let mask = parameter.mask, case .float32(var tensor) = parameter.value {
+      for index in mask.indices where mask[index] == 0 { tensor.scalars[index] = 0 }
+      parameter.value = .float32(tensor)
+    }
+    parameters.update(parameter)
   }
 
   /// The position in `layers` of the Sequential layer at `path`; nil when there is none.

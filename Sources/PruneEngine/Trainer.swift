@@ -25,6 +25,10 @@ public struct TrainingOptions: Sendable, Equatable {
   /// Coefficient of an L1 penalty `l1 · Σ|w|` on the weights (not biases), which drives weights
   /// to zero before pruning. The reported loss is the cross-entropy alone.
   public var l1: Float
+  /// Coefficient of an L1 penalty `l1BatchNorm · Σ|γ|` on BatchNorm scales: network slimming's
+  /// sparsity regularisation (Liu et al. 2017), which drives the scales of unimportant channels
+  /// towards zero so that `bn-scale` can prune them.
+  public var l1BatchNorm: Float
   /// L2 penalty on every parameter, as PyTorch's `weight_decay`.
   public var weightDecay: Float
   /// Keep a copy of the weights after this epoch (0 = before training) for lottery-ticket
@@ -36,7 +40,7 @@ public struct TrainingOptions: Sendable, Equatable {
 
   public init(
     epochs: Int, batchSize: Int = 64, optimizer: OptimizerKind = .adam(learningRate: 1e-3),
-    schedule: LearningRateSchedule = .cosine, l1: Float = 0, weightDecay: Float = 0, rewindEpoch: Int? = nil,
+    schedule: LearningRateSchedule = .cosine, l1: Float = 0, l1BatchNorm: Float = 0, weightDecay: Float = 0, rewindEpoch: Int? = nil,
     seed: UInt64 = 1, threads: Int = GEMM.defaultThreads
   ) {
     self.rewindEpoch = rewindEpoch
@@ -45,6 +49,7 @@ public struct TrainingOptions: Sendable, Equatable {
     self.optimizer = optimizer
     self.schedule = schedule
     self.l1 = l1
+    self.l1BatchNorm = l1BatchNorm
     self.weightDecay = weightDecay
     self.seed = seed
     self.threads = threads
@@ -158,7 +163,7 @@ public enum Trainer {
     }
     let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
     let state = TrainingState(
-      model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1,
+      model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1, l1BatchNorm: options.l1BatchNorm,
       weightDecay: options.weightDecay, maskAll: masks != nil, seed: options.seed)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
@@ -235,10 +240,12 @@ final class TrainingState {
 
   /// - Parameters:
   ///   - l1: the L1 penalty on weights (not biases).
+  ///   - l1BatchNorm: the L1 penalty on BatchNorm scales.
   ///   - maskAll: give every weight a mask, so a schedule can prune during the run.
   /// - seed: seeds the random steps (Dropout), as the run's seed seeds its shuffling.
   init(
-    model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, weightDecay: Float, maskAll: Bool,
+    model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, l1BatchNorm: Float, weightDecay: Float,
+    maskAll: Bool,
     seed: UInt64 = 0
   ) {
     template = model
@@ -247,10 +254,12 @@ final class TrainingState {
     let trained = plan.parameters.filter { $0.gradient != nil }
     values = trained.map(\.value)
     gradients = trained.compactMap(\.gradient)
-    // Weights carry their mask and the L1 penalty; biases are never masked or penalised.
+    // Weights carry the L1 penalty, BatchNorm scales network slimming's; biases none. Masks
+    // hold whatever pruning removed (weights, or whole channels' scales and shifts).
+    let penalties: [Parameter.Role: Float] = [.weight: l1, .scale: l1BatchNorm]
     optimizer = Optimizer(
       kind: kind, parameters: values,
-      roles: trained.map { ParameterRole(mask: $0.mask, l1: $0.role == .weight ? l1 : 0) }, weightDecay: weightDecay)
+      roles: trained.map { ParameterRole(mask: $0.mask, l1: penalties[$0.role] ?? 0) }, weightDecay: weightDecay)
     labels = .allocate(capacity: capacity)
     labels.initialize(repeating: 0)
   }

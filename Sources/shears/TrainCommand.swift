@@ -65,6 +65,15 @@ struct TrainCommand: ParsableCommand {
   var l1: Float = 0
 
   @Option(
+    name: .customLong("l1-bn"),
+    help: ArgumentHelp(
+      """
+      L1 penalty X, \(OptionRange<Float>.l1.text), on BatchNorm scales: adds X x sum|gamma| to the loss, \
+      network slimming's sparsity training (Liu et al. 2017) before prune --criterion bn-scale.
+      """, valueName: "X"))
+  var l1BatchNorm: Float = 0
+
+  @Option(
     name: .long,
     help: "Also keep the weights after this epoch, 0 (initialisation) to --epochs, for finetune --rewind.")
   var rewindEpoch: Int?
@@ -88,6 +97,7 @@ struct TrainCommand: ParsableCommand {
     try OptionRange(0...epochs).check(rewindEpoch, option: "--rewind-epoch")
     try OptionRange<Float>.learningRate.check(lr, option: "--lr")
     try OptionRange<Float>.l1.check(l1, option: "--l1")
+    try OptionRange<Float>.l1.check(l1BatchNorm, option: "--l1-bn")
   }
 
   func run() throws {
@@ -111,11 +121,14 @@ struct TrainCommand: ParsableCommand {
       }
     let options = TrainingOptions(
       epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1,
-      rewindEpoch: rewindEpoch, seed: seed)
+      l1BatchNorm: l1BatchNorm, rewindEpoch: rewindEpoch, seed: seed)
     try memory.budget.check(
       architecture.trainingMemory(batchSize: min(batch, data.train.count), optimizer: kind), for: "--arch \(arch)")
     var generator = SeededGenerator(seed: seed)
     let initial = Model(architecture: architecture, generator: &generator)
+    if l1BatchNorm > 0 && !initial.parameters.parameters.contains(where: { $0.role == .scale }) {
+      throw ShearsError("--l1-bn", "penalises BatchNorm scales, and \(architecture) has no BatchNorm")
+    }
     let printer = ProgressPrinter()
     let report = try Trainer.train(initial, on: data.train, options: options) { event in
       if output.showsProgress { printer.handle(event) }
@@ -125,7 +138,7 @@ struct TrainCommand: ParsableCommand {
       architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
       created: ISO8601DateFormatter().string(from: Date()),
       history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue)"
-          + (l1 > 0 ? " l1=\(l1)" : "") + " seed=\(seed)"],
+          + (l1 > 0 ? " l1=\(l1)" : "") + (l1BatchNorm > 0 ? " l1-bn=\(l1BatchNorm)" : "") + " seed=\(seed)"],
       rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
     try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
 

@@ -73,7 +73,7 @@ struct ExecutionPlanTests {
     let module = Module.sequential([.init("bn", .batchNorm(features: 2))])
     let path = ParameterPath("bn")!
     let store = ParameterStore([
-      Parameter(path: path.appending("weight"), role: .bias, tensor: Tensor(shape: [2], scalars: [2, 1])),
+      Parameter(path: path.appending("weight"), role: .scale, tensor: Tensor(shape: [2], scalars: [2, 1])),
       Parameter(path: path.appending("bias"), role: .bias, tensor: Tensor(shape: [2], scalars: [0, 1])),
       Parameter(path: path.appending("running_mean"), role: .buffer, tensor: Tensor(shape: [2], scalars: [0, 1])),
       Parameter(path: path.appending("running_var"), role: .buffer, tensor: Tensor(shape: [2], scalars: [1, 4])),

@@ -20,7 +20,7 @@ struct MaskedTrainingTests {
     let pruned = try prunedModel()
     let dataset = bandDataset(samples: 120, classes: 4, seed: 5)
     let state = TrainingState(
-      model: pruned, capacity: 8, optimizer: kind, l1: 0.001, weightDecay: 0.01, maskAll: false)
+      model: pruned, capacity: 8, optimizer: kind, l1: 0.001, l1BatchNorm: 0, weightDecay: 0.01, maskAll: false)
     let indices: [Int32] = Array(0..<Int32(dataset.count))
     for step in 0..<150 {
       let first = (step * 8) % dataset.count

@@ -54,7 +54,7 @@ public indirect enum Module: Sendable, Equatable {
       [("weight", .weight, [filters, channels, kernel, kernel])] + (bias ? [("bias", .bias, [filters])] : [])
     case .batchNorm(let features):
       [
-        ("weight", .bias, [features]), ("bias", .bias, [features]), ("running_mean", .buffer, [features]),
+        ("weight", .scale, [features]), ("bias", .bias, [features]), ("running_mean", .buffer, [features]),
         ("running_var", .buffer, [features]), ("num_batches_tracked", .buffer, []),
       ]
     case .relu, .maxPool, .averagePool, .globalAveragePool, .flatten, .dropout, .sequential, .residual: []

@@ -4,8 +4,11 @@ public struct Parameter: Sendable, Equatable {
   public enum Role: Sendable, Equatable {
     /// Trained, and what pruning masks: a Linear or Conv2d weight.
     case weight
-    /// Trained, never masked: a bias, a BatchNorm scale or shift.
+    /// Trained: a bias, or a BatchNorm shift (β). Masked only with its whole channel.
     case bias
+    /// Trained: a BatchNorm scale (γ), one per channel. Masked only with its whole channel;
+    /// network slimming penalises it (`TrainingOptions.l1BatchNorm`) and ranks channels by it.
+    case scale
     /// Kept with the model but not trained: BatchNorm's running statistics and batch count.
     case buffer
   }
