@@ -66,9 +66,7 @@ struct InfoCommand: ParsableCommand {
         let shrunkNote =
           shrunk != nil
           ? "shrunk: the model without its dead filters and neurons"
-          : !loaded.isSequential
-            ? "shrink removes filters and neurons of Sequential models only"
-            : loaded.shrunk().removed.isEmpty
+          : loaded.shrunk().removed.isEmpty
             ? "no dead filters or neurons to shrink" : "shrink cannot remove these filters yet"
         try Console.output("layer times, 1 thread, inputs half zeros; \(shrunkNote)")
         try Console.output(LayerTable.text(layerTimes, batch: KernelSelector.batch))

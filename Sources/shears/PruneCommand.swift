@@ -9,9 +9,11 @@ struct PruneCommand: ParsableCommand {
     discussion: """
       Pruning is cumulative, as in torch.nn.utils.prune: only weights still kept compete, and a \
       fraction applies to their number (round half to even). Ties go lowest index first. \
-      Structured criteria (neuron-l2, filter-l1, activation, apoz, redundancy, taylor \
-      --structured) remove whole neurons, or filters of a convolution; --shrink then removes them \
-      physically.
+      Structured criteria (neuron-l2, filter-l1, bn-scale, activation, apoz, redundancy, taylor \
+      --structured) remove whole neurons, or filters of a convolution, together with the channels \
+      coupled to them: in a ResNet, a residual stream's channel in every block that writes it, \
+      with its BatchNorm scales and shifts. bn-scale ranks channels by |gamma| (network \
+      slimming; train with --l1-bn first). --shrink then removes them physically.
       """)
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to prune (safetensors).", valueName: "PATH"))
@@ -37,12 +39,6 @@ struct PruneCommand: ParsableCommand {
     let request = try criterionOptions.request(rule: try amountOptions.rule())
     try OutputPath.checkWritable(out, input: model, force: force)
     let (loaded, metadata, rewind) = try memory.loadCheckpoint(model)
-    if shrink && !loaded.isSequential {
-      throw ShearsError(
-        "--shrink",
-        "removes the neurons and filters of nn.Sequential models (mlp:, cnn:); \(model) is a "
-          + "\(loaded.architecture), whose filters are coupled through BatchNorm and residual sums")
-    }
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
     let work = try DataWork(
       options: dataOptions, model: loaded, modelPath: model, needsTraining: request.criterion.needsData,

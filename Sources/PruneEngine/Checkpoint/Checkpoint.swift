@@ -33,11 +33,12 @@ public enum Checkpoint {
     if let rewind { try check(rewind.architecture.description, matches: model.architecture, subject: subject) }
     var entries = Self.entries(of: model.parameters, prefix: "")
     entries += rewind.map { Self.entries(of: $0.parameters, prefix: Self.rewindPrefix) } ?? []
-    for (path, dense) in model.weightedLayers {
-      // A mask is written only when it prunes something (GUIDE section 4).
-      if let mask = dense.mask, mask.contains(0) {
+    // A mask is written only when it prunes something (GUIDE section 4): a weight's, or a
+    // BatchNorm scale's and shift's when whole channels are pruned.
+    for parameter in model.parameters.parameters {
+      if let mask = parameter.mask, mask.contains(0) {
         entries.append(
-          SafetensorsFile.Entry(name: "\(path).weight_mask", dtype: .u8, shape: dense.weight.shape, bytes: mask))
+          SafetensorsFile.Entry(name: "\(parameter.path)_mask", dtype: .u8, shape: parameter.value.shape, bytes: mask))
       }
     }
     return SafetensorsFile(entries: entries, metadata: metadata.fields(architecture: model.architecture.description))
@@ -374,7 +375,7 @@ public enum Checkpoint {
   }
 
   /// A model of a declared non-Sequential architecture: every tensor of its state dict by path,
-  /// with its mask (`PATH.weight_mask`) where there is one. BatchNorm's `num_batches_tracked`
+  /// with its mask (`PATH_mask`: `conv1.weight_mask`, `bn1.weight_mask`) where there is one. BatchNorm's `num_batches_tracked`
   /// may be missing (PyTorch also loads files written before it existed) and is then 0.
   private static func model(
     of architecture: Architecture, from entries: [String: SafetensorsFile.Entry], subject: String
@@ -402,7 +403,7 @@ public enum Checkpoint {
       }
       var scalars = entry.floats
       var mask: [UInt8]?
-      if role == .weight, let maskEntry = entries[name + "_mask"] {
+      if role != .buffer, let maskEntry = entries[name + "_mask"] {
         guard maskEntry.shape == shape else {
           throw ShearsError(subject, "\(name)_mask has shape \(maskEntry.shape), expected \(shape)")
         }

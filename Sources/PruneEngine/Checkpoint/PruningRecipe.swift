@@ -37,6 +37,20 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     public var steps: [Step]
   }
 
+  /// Channels pruned together across layers coupled through BatchNorm or residual sums
+  /// (`ChannelGroup`), which no single `torch.nn.utils.prune` call reproduces: the recipe lists
+  /// the pruned channels themselves, applied with `prune.custom_from_mask` to the rows of every
+  /// producer and to the scale and shift of every BatchNorm.
+  public struct Group: Sendable, Equatable, Codable {
+    /// Module names of the layers whose output rows are the channels (`conv1`, `layer1.0.conv2`).
+    public var producers: [String]
+    /// Module names of the BatchNorms normalising them (`bn1`, `layer1.0.bn2`).
+    public var norms: [String]
+    public var channels: Int
+    /// The pruned channels, ascending.
+    public var pruned: [Int]
+  }
+
   /// `shears-recipe-1`.
   public var format = PruningRecipe.formatName
   public var arch: String
@@ -49,6 +63,8 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
   /// Fraction of prunable weights pruned.
   public var sparsity: Double
   public var layers: [Layer]
+  /// Pruned channels of groups with BatchNorm, applied before `layers`' steps.
+  public var groups: [Group]
   public var python: String = PruningRecipe.pythonSnippet
 
   public static let formatName = "shears-recipe-1"
@@ -66,29 +82,47 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
     let norm = last?.criterion == "filter-l1" ? 1 : 2
     var total = 0
     var totalPruned = 0
+    // Channels of BatchNorm groups whose scale is pruned were pruned as a group.
+    var groupRows: [ParameterPath: Int] = [:]
+    groups = model.channelGroups.compactMap { group in
+      guard let norm = group.norms.first, let scaleMask = model.parameters[norm.appending("weight")]?.mask else { return nil }
+      let kept = model.keptChannels(of: group)
+      let pruned = (0..<group.channels).filter { scaleMask[$0] == 0 && !kept[$0] }
+      guard !pruned.isEmpty else { return nil }
+      for producer in group.producers { groupRows[producer] = pruned.count }
+      return Group(
+        producers: group.producers.map(\.description), norms: group.norms.map(\.description), channels: group.channels,
+        pruned: pruned)
+    }
     layers = model.weightedLayers.map { path, dense in
       let (rows, columns) = (dense.outputCount, dense.inputCount)
       let mask = dense.keptMask
-      let pruned = mask.count - dense.keptCount
+      let groupPruned = (groupRows[path] ?? 0) * columns
+      let pruned = mask.count - dense.keptCount - groupPruned
       let prunedRows = (0..<rows).filter { row in !mask[(row * columns)..<((row + 1) * columns)].contains(1) }.count
+        - (groupRows[path] ?? 0)
       let partial = pruned - prunedRows * columns
       let byRows = prunedRows > 0 && (known ?? (partial == 0))
       var steps: [Step] = []
+      let liveRows = rows - (groupRows[path] ?? 0)
       if byRows {
         steps.append(
-          Step(method: "ln_structured", amount: Double(prunedRows) / Double(rows), count: prunedRows, n: norm))
+          Step(method: "ln_structured", amount: Double(prunedRows) / Double(liveRows), count: prunedRows, n: norm))
         if partial > 0 {
-          let remaining = (rows - prunedRows) * columns
+          let remaining = (liveRows - prunedRows) * columns
           steps.append(Step(method: "l1_unstructured", amount: Double(partial) / Double(remaining), count: partial))
         }
       } else if pruned > 0 {
-        steps.append(Step(method: "l1_unstructured", amount: Double(pruned) / Double(mask.count), count: pruned))
+        steps.append(
+          Step(method: "l1_unstructured", amount: Double(pruned) / Double(mask.count - groupPruned), count: pruned))
       }
+      let allPruned = pruned + groupPruned
       total += mask.count
-      totalPruned += pruned
+      totalPruned += allPruned
       return Layer(
-        module: path.description, name: path.appending("weight").description, shape: dense.weight.shape, params: mask.count, pruned: pruned,
-        sparsity: Double(pruned) / Double(mask.count), prunedNeurons: prunedRows, steps: steps)
+        module: path.description, name: path.appending("weight").description, shape: dense.weight.shape, params: mask.count,
+        pruned: allPruned, sparsity: Double(allPruned) / Double(mask.count), prunedNeurons: prunedRows + (groupRows[path] ?? 0),
+        steps: steps)
     }
     sparsity = total == 0 ? 0 : Double(totalPruned) / Double(total)
   }
@@ -112,6 +146,7 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
   /// A Python function applying a recipe with `torch.nn.utils.prune`.
   public static let pythonSnippet = """
     import json
+    import torch
     import torch.nn.utils.prune as prune
 
     def apply_shears_recipe(model, recipe, modules=None):
@@ -125,6 +160,18 @@ public struct PruningRecipe: Sendable, Equatable, Codable {
             with open(recipe) as f:
                 recipe = json.load(f)
         modules = modules or dict(model.named_modules())
+        for group in recipe.get("groups", []):
+            for name in group["producers"]:
+                module = modules[name]
+                mask = torch.ones_like(module.weight)
+                mask[group["pruned"]] = 0
+                prune.custom_from_mask(module, "weight", mask)
+            for name in group["norms"]:
+                module = modules[name]
+                mask = torch.ones_like(module.weight)
+                mask[group["pruned"]] = 0
+                prune.custom_from_mask(module, "weight", mask)
+                prune.custom_from_mask(module, "bias", mask)
         for layer in recipe["layers"]:
             module = modules[layer["module"]]
             for step in layer["steps"]:

@@ -22,6 +22,8 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
   /// Neurons whose incoming weights nearly duplicate another's (cosine similarity); a removed
   /// neuron's outgoing weights are merged into its twin's.
   case redundancy
+  /// |γ| of each channel's BatchNorm scale (network slimming; Liu et al. 2017).
+  case batchNormScale = "bn-scale"
 
   /// The scorer behind the criterion: the one list of what each name means.
   var scorer: any CriterionScorer {
@@ -35,6 +37,7 @@ public enum Criterion: String, Sendable, CaseIterable, Equatable {
     case .activation: ActivationScorer()
     case .apoz: APoZScorer()
     case .redundancy: RedundancyScorer()
+    case .batchNormScale: BatchNormScaleScorer()
     }
   }
 

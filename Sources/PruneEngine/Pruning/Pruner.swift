@@ -56,6 +56,7 @@ public enum Pruner {
     let targets = try targetLayers(of: model, request: request)
     let scoresByLayer = Dictionary(scores.map { ($0.layer, $0) }, uniquingKeysWith: { first, _ in first })
     var candidates: [Candidates] = []
+    let groups = request.granularity == .neuron ? Dictionary(model.channelGroups.map { ($0.leader, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
     for path in targets {
       guard let dense = model.weightedLayer(at: path), let layerScores = scoresByLayer[path],
         layerScores.granularity == request.granularity,
@@ -64,7 +65,7 @@ public enum Pruner {
         throw ShearsError("layer \(path)", "no \(request.granularity) scores for this layer")
       }
       candidates.append(
-        Candidates(layer: path, dense: dense, scores: layerScores.values, granularity: request.granularity))
+        Candidates(layer: path, dense: dense, scores: layerScores.values, granularity: request.granularity, model: model, group: groups[path]))
     }
 
     var selections: [[Int]] = []
@@ -98,17 +99,15 @@ public enum Pruner {
     var pruned = model
     var report: [LayerPruning] = []
     for (layer, selection) in zip(candidates, selections) {
-      var dense = layer.dense
-      var mask = dense.keptMask
-      let columns = dense.inputCount
-      for unit in selection {
-        switch request.granularity {
-        case .weight: mask[unit] = 0
-        case .neuron: for column in 0..<columns { mask[unit * columns + column] = 0 }
-        }
+      if let group = layer.group {
+        pruned = pruned.pruningChannels(selection, of: group)
+      } else {
+        var dense = layer.dense
+        var mask = dense.keptMask
+        for unit in selection { mask[unit] = 0 }
+        dense.setMask(mask)
+        pruned.replaceWeightedLayer(at: layer.layer, with: dense)
       }
-      dense.setMask(mask)
-      pruned.replaceWeightedLayer(at: layer.layer, with: dense)
       report.append(
         LayerPruning(
           layer: layer.layer, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
@@ -117,7 +116,9 @@ public enum Pruner {
     return (pruned, report)
   }
 
-  /// The layers a request prunes, in module order, checked against the model.
+  /// The layers a request prunes, in module order, checked against the model. Neurons and
+  /// filters are pruned by `ChannelGroup`, each named by its leader: a layer named in
+  /// `request.layers` stands for the group of its outputs.
   public static func targetLayers(of model: Model, request: PruningRequest) throws -> [ParameterPath] {
     let dense = model.weightedLayers.map(\.path)
     guard let outputLayer = dense.last else { throw ShearsError("model", "has no layers to prune") }
@@ -129,17 +130,24 @@ public enum Pruner {
         "--criterion \(request.criterion.rawValue)",
         "neuron scores are not comparable across layers; use --scope layer")
     }
-    let prunable = request.granularity == .neuron ? dense.filter { $0 != outputLayer } : dense
-    guard let requested = request.layers else { return prunable }
+    guard request.granularity == .neuron else {
+      guard let requested = request.layers else { return dense }
+      let chosen = Set(try requested.flatMap { try layers(named: $0, in: model) })
+      return dense.filter(chosen.contains)
+    }
+    let groups = model.channelGroups
+    guard let requested = request.layers else { return groups.map(\.leader) }
     var chosen = Set<ParameterPath>()
     for path in requested {
-      let named = try layers(named: path, in: model)
-      guard named.allSatisfy(prunable.contains) else {
-        throw ShearsError("--layers \(path)", "is the output layer; its neurons are the classes and cannot be pruned")
+      for layer in try layers(named: path, in: model) {
+        guard let group = groups.first(where: { $0.producers.contains(layer) }) else {
+          guard layer == outputLayer else { continue }
+          throw ShearsError("--layers \(path)", "is the output layer; its neurons are the classes and cannot be pruned")
+        }
+        chosen.insert(group.leader)
       }
-      chosen.formUnion(named)
     }
-    return dense.filter(chosen.contains)
+    return groups.map(\.leader).filter(chosen.contains)
   }
 
   /// The weighted layers `path` names: the layer whose module or weight it is, or every
@@ -197,21 +205,28 @@ struct Candidates {
   let dense: WeightedLayer
   let scores: [Float]
   let granularity: Granularity
-  /// Indices of the kept units: weights whose mask is 1, or neurons with any kept weight.
+  /// The channels pruned together when the units are neurons or filters.
+  let group: ChannelGroup?
+  /// Indices of the kept units: weights whose mask is 1, or channels with any kept weight.
   let kept: [Int]
 
-  init(layer: ParameterPath, dense: WeightedLayer, scores: [Float], granularity: Granularity) {
+  /// - Parameter group: for neuron granularity, the group the layer leads (its own rows when
+  ///   nil).
+  init(layer: ParameterPath, dense: WeightedLayer, scores: [Float], granularity: Granularity, model: Model, group: ChannelGroup?) {
     self.layer = layer
     self.dense = dense
     self.scores = scores
     self.granularity = granularity
-    let mask = dense.keptMask
     switch granularity {
     case .weight:
+      self.group = nil
+      let mask = dense.keptMask
       kept = mask.indices.filter { mask[$0] != 0 }
     case .neuron:
-      let columns = dense.inputCount
-      kept = (0..<dense.outputCount).filter { row in mask[(row * columns)..<((row + 1) * columns)].contains(1) }
+      let group = group ?? ChannelGroup(layer: layer, channels: dense.outputCount)
+      self.group = group
+      let keptChannels = model.keptChannels(of: group)
+      kept = keptChannels.indices.filter { keptChannels[$0] }
     }
   }
 

@@ -8,6 +8,8 @@
 public struct RankedPruning: Sendable {
   private struct LayerRanking: Sendable {
     let layer: ParameterPath
+    /// The channels pruned together, for neuron granularity.
+    let group: ChannelGroup?
     let units: Int
     let alreadyPruned: Int
     /// Kept units, lowest score first.
@@ -24,20 +26,22 @@ public struct RankedPruning: Sendable {
   public init(model: Model, scores: [LayerScores], scope: PruningScope) {
     let granularity = scores.first?.granularity ?? .weight
     self.granularity = granularity
+    let groups = granularity == .neuron ? Dictionary(model.channelGroups.map { ($0.leader, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
     self.scope = scope
     var layers: [LayerRanking] = []
     var pool: [(score: Float, layer: Int32, unit: Int32)] = []
     for layerScores in scores {
       guard let dense = model.weightedLayer(at: layerScores.layer) else { continue }
       let candidates = Candidates(
-        layer: layerScores.layer, dense: dense, scores: layerScores.values, granularity: granularity)
+        layer: layerScores.layer, dense: dense, scores: layerScores.values, granularity: granularity, model: model,
+        group: groups[layerScores.layer])
       let values = layerScores.values
       let order = candidates.kept.sorted { ScoreOrder.precedes((values[$0], 0, $0), (values[$1], 0, $1)) }.map(Int32.init)
       let units = granularity == .weight ? dense.weight.count : dense.outputCount
       let position = Int32(layers.count)
       layers.append(
         LayerRanking(
-          layer: layerScores.layer, units: units, alreadyPruned: units - order.count, order: order))
+          layer: layerScores.layer, group: candidates.group, units: units, alreadyPruned: units - order.count, order: order))
       if scope == .global {
         for unit in order { pool.append((values[Int(unit)], position, unit)) }
       }
@@ -68,15 +72,13 @@ public struct RankedPruning: Sendable {
     }
     var model = base
     for (layer, selection) in zip(layers, selections) where !selection.isEmpty {
+      if let group = layer.group {
+        model = model.pruningChannels(selection.map(Int.init), of: group)
+        continue
+      }
       guard var dense = base.weightedLayer(at: layer.layer) else { continue }
       var mask = dense.keptMask
-      let columns = dense.inputCount
-      for unit in selection {
-        switch granularity {
-        case .weight: mask[Int(unit)] = 0
-        case .neuron: for column in 0..<columns { mask[Int(unit) * columns + column] = 0 }
-        }
-      }
+      for unit in selection { mask[Int(unit)] = 0 }
       dense.setMask(mask)
       model.replaceWeightedLayer(at: layer.layer, with: dense)
     }

@@ -56,19 +56,48 @@ public enum Scoring {
     let scorer = criterion.scorer
     if let problem = scorer.problem(with: model) { throw ShearsError("--criterion \(criterion.rawValue)", problem) }
     let weightedLayers = try validatedLayers(layers, of: model, granularity: granularity)
+    // Neurons and filters are scored with every layer coupled to them (`ChannelGroup`).
+    let groups = try weightedLayers.map { _, path, _ -> ChannelGroup? in
+      guard granularity == .neuron else { return nil }
+      guard let group = model.channelGroup(producedBy: path) else {
+        throw ShearsError("layer \(path)", "is the output layer; its neurons are the classes and cannot be scored")
+      }
+      return group
+    }
+    let positions = Dictionary(uniqueKeysWithValues: model.weightedLayers.enumerated().map { ($1.path, $0) })
+    let scoredPositions = Set(
+      zip(weightedLayers, groups).flatMap { layer, group in group?.producers.compactMap { positions[$0] } ?? [layer.position] })
     let needs = scorer.calibration(for: granularity)
     let statistics =
       needs.isEmpty
       ? [Calibration.LayerStatistics](repeating: Calibration.LayerStatistics(), count: model.weightedLayers.count)
       : try Calibration.measure(
         model: model, context: context, needs: needs, subject: "--criterion \(criterion.rawValue)",
-        layers: Set(weightedLayers.map(\.position)))
-    return weightedLayers.map { position, path, dense in
-      LayerScores(
-        layer: path, granularity: granularity,
-        values: scorer.scores(
-          ScoredLayer(
-            path: path, weights: dense, granularity: granularity, statistics: statistics[position], context: context)))
+        layers: scoredPositions)
+    func scores(of path: ParameterPath, normScales: [[Float]]) -> [Float] {
+      guard let position = positions[path], let dense = model.weightedLayer(at: path) else { return [] }
+      return scorer.scores(
+        ScoredLayer(
+          path: path, weights: dense, granularity: granularity, statistics: statistics[position], normScales: normScales,
+          context: context))
+    }
+    return zip(weightedLayers, groups).map { layer, group in
+      guard let group else {
+        return LayerScores(layer: layer.path, granularity: granularity, values: scores(of: layer.path, normScales: []))
+      }
+      let normScales = group.norms.compactMap { model.parameters[$0.appending("weight")]?.tensor?.scalars }
+      return LayerScores(
+        layer: layer.path, granularity: granularity,
+        values: Self.mean(group.producers.map { scores(of: $0, normScales: normScales) }))
+    }
+  }
+
+  /// The element-wise mean of a group's per-producer scores (DepGraph's mean reduction, which
+  /// keeps groups of one and of many layers comparable); a single producer's scores as they are.
+  static func mean(_ scores: [[Float]]) -> [Float] {
+    guard scores.count > 1, let first = scores.first else { return scores.first ?? [] }
+    return first.indices.map { unit in
+      Float(scores.reduce(0.0) { $0 + Double($1[unit]) } / Double(scores.count))
     }
   }
 

@@ -38,6 +38,9 @@ struct ScoredLayer {
   let granularity: Granularity
   /// The calibration passes' measurements for this layer, as `calibration(for:)` asked.
   let statistics: Calibration.LayerStatistics
+  /// The scales (γ) of the BatchNorms normalising the layer's outputs and every output coupled
+  /// to them (`ChannelGroup.norms`), when scoring neurons or filters; empty otherwise.
+  let normScales: [[Float]]
   let context: ScoringContext
 }
 
