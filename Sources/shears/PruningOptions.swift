@@ -10,7 +10,7 @@ struct CriterionOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "magnitude, random, gradient, taylor, neuron-l2, filter-l1, activation, apoz or redundancy.",
+      "magnitude, random, gradient, taylor, neuron-l2, filter-l1, activation, apoz, redundancy or bn-scale.",
       valueName: "C"))
   var criterion: Criterion
 

@@ -307,6 +307,23 @@ def resnet_state(channels, classes):
             "parameters": sum(p.numel() for p in resnet20(int(channels), int(classes)).parameters())}
 
 
+def resnet_recipe(dense_path, recipe_path, out):
+    """Applies a Shears recipe to the unpruned ResNet-20 in PyTorch with the recipe's own
+    function; writes every mask torch.nn.utils.prune made, named as Shears names them."""
+    from resnet import resnet20
+    state = load_file(dense_path)
+    model = resnet20(state["conv1.weight"].shape[1], state["fc.weight"].shape[0])
+    model.load_state_dict(state, strict=True)
+    with open(recipe_path) as f:
+        recipe = json.load(f)
+    namespace = {}
+    exec(recipe["python"], namespace)
+    namespace["apply_shears_recipe"](model, recipe_path)
+    found = {name: buffer.contiguous().float() for name, buffer in model.named_buffers() if name.endswith("_mask")}
+    save_file(found, out)
+    return {"masks": sorted(found)}
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "train":
@@ -323,6 +340,8 @@ def main(argv):
         result = npz(*args)
     elif command == "resnet-state":
         result = resnet_state(*args)
+    elif command == "resnet-recipe":
+        result = resnet_recipe(*args)
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

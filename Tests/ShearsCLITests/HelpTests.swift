@@ -134,6 +134,10 @@ import Testing
                                 default: cosine)
         --l1 <l1>               L1 penalty X, 0 to 1: adds X x sum|w| over the
                                 weights to the loss (sparse training). (default: 0.0)
+        --l1-bn <X>             L1 penalty X, 0 to 1, on BatchNorm scales: adds X x
+                                sum|gamma| to the loss, network slimming's sparsity
+                                training (Liu et al. 2017) before prune --criterion
+                                bn-scale. (default: 0.0)
         --rewind-epoch <rewind-epoch>
                                 Also keep the weights after this epoch, 0
                                 (initialisation) to --epochs, for finetune --rewind.
@@ -262,18 +266,22 @@ import Testing
 
       Pruning is cumulative, as in torch.nn.utils.prune: only weights still kept
       compete, and a fraction applies to their number (round half to even). Ties go
-      lowest index first. Structured criteria (neuron-l2, filter-l1, activation,
-      apoz, redundancy, taylor --structured) remove whole neurons, or filters of a
-      convolution; --shrink then removes them physically.
+      lowest index first. Structured criteria (neuron-l2, filter-l1, bn-scale,
+      activation, apoz, redundancy, taylor --structured) remove whole neurons, or
+      filters of a convolution, together with the channels coupled to them: in a
+      ResNet, a residual stream's channel in every block that writes it, with its
+      BatchNorm scales and shifts. bn-scale ranks channels by |gamma| (network
+      slimming; train with --l1-bn first). --shrink then removes them physically.
 
       USAGE: shears prune [<options>] --model <PATH> --criterion <C> --out <PATH>
 
       OPTIONS:
         --model <PATH>          Checkpoint to prune (safetensors).
         --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
-                                filter-l1, activation, apoz or redundancy. (values:
-                                magnitude, random, gradient, taylor, neuron-l2,
-                                filter-l1, activation, apoz, redundancy)
+                                filter-l1, activation, apoz, redundancy or bn-scale.
+                                (values: magnitude, random, gradient, taylor,
+                                neuron-l2, filter-l1, activation, apoz, redundancy,
+                                bn-scale)
         --scope <scope>         layer: each layer pruned on its own; global: one
                                 ranking over all layers. (values: layer, global;
                                 default: layer)
@@ -338,8 +346,8 @@ import Testing
         --target-sparsity <S>   Sparsity to reach with --schedule, 0 to 1.
         --criterion <C>         Criterion for --schedule (default magnitude).
                                 (values: magnitude, random, gradient, taylor,
-                                neuron-l2, filter-l1, activation, apoz, redundancy;
-                                default: magnitude)
+                                neuron-l2, filter-l1, activation, apoz, redundancy,
+                                bn-scale; default: magnitude)
         --scope <scope>         layer or global, for --schedule. (values: layer,
                                 global; default: layer)
         --steps <steps>         Pruning steps of --schedule iterative, 1 to 100.
@@ -372,9 +380,10 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to sweep (safetensors).
         --criterion <C>         magnitude, random, gradient, taylor, neuron-l2,
-                                filter-l1, activation, apoz or redundancy. (values:
-                                magnitude, random, gradient, taylor, neuron-l2,
-                                filter-l1, activation, apoz, redundancy)
+                                filter-l1, activation, apoz, redundancy or bn-scale.
+                                (values: magnitude, random, gradient, taylor,
+                                neuron-l2, filter-l1, activation, apoz, redundancy,
+                                bn-scale)
         --scope <scope>         layer: each layer pruned on its own; global: one
                                 ranking over all layers. (values: layer, global;
                                 default: layer)
@@ -417,7 +426,8 @@ import Testing
         --model <PATH>          Checkpoint to analyse (safetensors).
         --criterion <C>         Criterion (default magnitude). (values: magnitude,
                                 random, gradient, taylor, neuron-l2, filter-l1,
-                                activation, apoz, redundancy; default: magnitude)
+                                activation, apoz, redundancy, bn-scale; default:
+                                magnitude)
         --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9: 1 to 100
                                 entries, each as --amount.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or

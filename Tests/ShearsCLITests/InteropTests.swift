@@ -251,3 +251,43 @@ struct ResNetLayoutInteropTests {
     #expect(model.parameterCount == torch["parameters"] as? Int)
   }
 }
+
+/// Channels pruned as groups (a residual stream in every block, with its BatchNorms) replay in
+/// PyTorch through the exported recipe: its own function, run on the unpruned ResNet-20, makes
+/// exactly the masks Shears saved.
+@Suite(.enabled(if: PythonInterop.isAvailable, "needs python3 with torch, safetensors and numpy"))
+struct ResNetRecipeInteropTests {
+  @Test(arguments: [["--criterion", "bn-scale", "--scope", "global"], ["--criterion", "filter-l1"]])
+  func groupMasksReplayInTorch(criterion: [String]) throws {
+    let folder = try TemporaryFolder(prefix: "shears-resnet-recipe")
+    // Pruning evaluates on the test images: a few, as the debug build is slow on ResNet-20.
+    let data = try IDXFixture(trainCount: 16, testCount: 16).folder()
+    var generator = SeededGenerator(seed: 7)
+    let architecture = try Architecture(parsing: "resnet20")
+    let dense = folder.path("dense.safetensors")
+    try Checkpoint.save(
+      Model(architecture: architecture, generator: &generator),
+      metadata: CheckpointMetadata(architecture: architecture.description), to: dense)
+    let pruned = folder.path("pruned.safetensors")
+    try requireSuccess(
+      try shears(["prune", "--model", dense, "--out", pruned, "--amount", "0.3", "--data", data.url.path] + criterion))
+    let recipe = folder.path("recipe.json")
+    try requireSuccess(try shears("export", "--model", pruned, "--format", "recipe", "--out", recipe))
+    let torchMasks = folder.path("torch-masks.safetensors")
+    _ = try PythonInterop.run("resnet-recipe", dense, recipe, torchMasks)
+
+    let shearsMasks = try PruneEngine.SafetensorsFile(contentsOf: pruned).entries.filter { $0.name.hasSuffix("_mask") }
+    let torch = Dictionary(
+      uniqueKeysWithValues: try PruneEngine.SafetensorsFile(contentsOf: torchMasks).entries.map { ($0.name, $0) })
+    #expect(shearsMasks.contains { $0.name == "layer1.0.bn2.weight_mask" })
+    for entry in shearsMasks {
+      let replayed = try #require(torch[entry.name], "\(entry.name) not pruned in torch")
+      #expect(replayed.floats == entry.bytes.map(Float.init), "\(entry.name)")
+    }
+    // Torch pruned nothing Shears did not: every other mask keeps everything.
+    let names = Set(shearsMasks.map(\.name))
+    for (name, entry) in torch where !names.contains(name) {
+      #expect(entry.floats.allSatisfy { $0 == 1 }, "\(name)")
+    }
+  }
+}
