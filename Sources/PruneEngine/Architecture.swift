@@ -12,7 +12,10 @@
 /// - `lenet5`: LeCun et al. 1998 as commonly built in PyTorch, `cnn:1x28x28-conv20k5-pool2-conv50k5-pool2-fc500-fc10`.
 /// - `resnet:CxHxW-WxB-...-N`: a residual network (`ResNet`) on `C`-channel `H`x`W` images with
 ///   one stage of `B` basic blocks `W` filters wide per `WxB` item and `N` classes; its modules
-///   are named as torchvision names them (`conv1`, `layer1.0.conv1`, `fc`).
+///   are named as torchvision names them (`conv1`, `layer1.0.conv1`, `fc`). A stage item
+///   `W:I1,I2,...` gives each block its own inner width (the filters of its `conv1`) around a
+///   residual stream `W` wide, one block per `I` (`16:8,12,16`); `WxB` is the form of a stage
+///   whose inner widths are all `W`, and the description uses it whenever it applies.
 /// - `resnet20`: He et al. 2016's CIFAR ResNet-20 on Fashion-MNIST,
 ///   `resnet:1x28x28-16x3-32x3-64x3-10`; `resnet20:CxHxW` on other images.
 ///
@@ -194,13 +197,39 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
       throw ShearsError(subject, "expected CxHxW, stages WIDTHxBLOCKS and a class count, as resnet:1x28x28-16x3-32x3-10")
     }
     let stages = try fields.dropFirst().dropLast().map { field in
-      let parts = field.split(separator: "x", omittingEmptySubsequences: false).map { size(String($0)) }
-      guard parts.count == 2, let width = parts[0], let blocks = parts[1], width <= 1 << 14, blocks <= 1 << 10 else {
-        throw ShearsError(subject, "stage '\(field)' is not WIDTHxBLOCKS (as 16x3, at most 16384 wide and 1024 deep)")
+      guard let stage = resNetStage(field) else {
+        throw ShearsError(
+          subject,
+          "stage '\(field)' is not WIDTHxBLOCKS or WIDTH:INNER,INNER,... (as 16x3 or 16:8,12,16, "
+            + "at most \(Self.largestResNetWidth) wide and \(Self.largestResNetDepth) deep)")
       }
-      return ResNet.Stage(width: width, blocks: blocks)
+      return stage
     }
     return Architecture(resnetOn: [channels, height, width], stages: stages, classes: classes)
+  }
+
+  /// Widest stream or block a ResNet stage may have.
+  static let largestResNetWidth = 1 << 14
+  /// Most blocks a ResNet stage may have.
+  static let largestResNetDepth = 1 << 10
+
+  /// A stage item: `WxB` (`B` blocks `W` wide) or `W:I1,I2,...` (a stream `W` wide, one block
+  /// per inner width `I`); nil when the text is neither or a size is out of range.
+  private static func resNetStage(_ text: String) -> ResNet.Stage? {
+    let inRange = { (value: Int) in value <= largestResNetWidth }
+    let explicit = text.split(separator: ":", omittingEmptySubsequences: false)
+    if explicit.count == 2 {
+      let inner = explicit[1].split(separator: ",", omittingEmptySubsequences: false).map { size(String($0)) }
+      guard let width = size(String(explicit[0])), inRange(width), !inner.isEmpty, inner.count <= largestResNetDepth
+      else { return nil }
+      let widths = inner.compactMap { $0 }
+      guard widths.count == inner.count, widths.allSatisfy(inRange) else { return nil }
+      return ResNet.Stage(width: width, innerWidths: widths)
+    }
+    let parts = text.split(separator: "x", omittingEmptySubsequences: false).map { size(String($0)) }
+    guard parts.count == 2, let width = parts[0], let blocks = parts[1], inRange(width), blocks <= largestResNetDepth
+    else { return nil }
+    return ResNet.Stage(width: width, blocks: blocks)
   }
 
   /// `N`k`K`[s`S`][p`P`] after `conv`.
@@ -294,7 +323,13 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
 
   public var description: String {
     if case .resnet(let stages, let classes) = layout {
-      let items = [inputShape.map(String.init).joined(separator: "x")] + stages.map { "\($0.width)x\($0.blocks)" }
+      let items =
+        [inputShape.map(String.init).joined(separator: "x")]
+        + stages.map { stage in
+          stage.isUniform
+            ? "\(stage.width)x\(stage.blocks)"
+            : "\(stage.width):" + stage.innerWidths.map(String.init).joined(separator: ",")
+        }
       return "resnet:" + (items + [String(classes)]).joined(separator: "-")
     }
     if inputShape.count == 1, let widths = mlpWidths {

@@ -1,4 +1,5 @@
-"""PyTorch side of Shears' interop tests (Tests/ShearsCLITests/InteropTests.swift).
+"""PyTorch side of Shears' interop tests (Tests/ShearsCLITests/InteropTests.swift and
+ResNetInteropTests.swift).
 
 Each command prints one JSON object on stdout; files are written where the Swift test asks.
 
@@ -18,6 +19,14 @@ Each command prints one JSON object on stdout; files are written where the Swift
   masks MODEL OUT [RECIPE...]  the masks torch.nn.utils.prune computes on MODEL's weights (Linear
                                and Conv2d layers), for the same steps the Swift test runs in
                                Shears, and the masks each recipe's own "python" function gives
+  resnet-state CHANNELS N      names, shapes and dtypes of resnet.py's ResNet-20 state dict
+  resnet-train DATA ARCH OUT   train resnet.py's module of a Shears ResNet ARCH (variable
+          LOGITS N             widths too) 40 SGD steps on 512 of DATA's training images,
+                               save its state_dict with save_file (no metadata) and the
+                               eval-mode logits of the first N test images
+  resnet-predict MODEL DATA    load a Shears ResNet checkpoint into resnet.py's module built
+          LOGITS N STATE       from its arch metadata with strict=True (masks set aside), save
+                               the logits of the first N test images and torch's state dict
   npz FOLDER                   write one 3-channel dataset with numpy itself, np.savez and
                                np.savez_compressed, uint8 and float32 (x / 255), int64 labels;
                                report the files and a few test values with their NHWC indices
@@ -322,6 +331,70 @@ def resnet_recipe(dense_path, recipe_path, out):
     found = {name: buffer.contiguous().float() for name, buffer in model.named_buffers() if name.endswith("_mask")}
     save_file(found, out)
     return {"masks": sorted(found)}
+def resnet_train(data, arch, out, logits_path, count):
+    """Trains the ResNet of a Shears `arch` (resnet.py's module) for a few SGD steps on DATA's
+    first 512 training images (seed 0, BatchNorm in training mode, so its running statistics
+    move), saves the state dict with save_file and no metadata, and the eval-mode logits of the
+    first COUNT test images."""
+    from resnet import from_arch
+
+    torch.manual_seed(0)
+    model, shape = from_arch(arch)
+    x, y = split(data, "train", tuple(shape))
+    x, y = x[:512], y[:512]
+    tx, ty = split(data, "t10k", tuple(shape))
+    tx, ty = tx[:count], ty[:count]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    steps = 40
+    for step in range(steps):
+        batch = torch.randint(0, len(x), (32,), generator=generator)
+        loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(tx)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)
+    save_file({"logits": logits.contiguous()}, logits_path)
+    correct = int((logits.argmax(1) == ty).sum())
+    return {"correct": correct, "samples": len(ty), "near_ties": near_ties(logits), "steps": steps,
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def resnet_predict(model_path, data, logits_path, count, state_out):
+    """Loads a Shears ResNet checkpoint into resnet.py's module built from its `arch` metadata,
+    with load_state_dict(strict=True) once the masks (`*.weight_mask`) are set aside: Shears
+    stores the masked weights as zeros, which is checked. Saves the eval-mode logits of the
+    first COUNT test images and the module's state dict as torch holds it after loading."""
+    from safetensors import safe_open
+    from resnet import from_arch
+
+    with safe_open(model_path, "pt") as f:
+        arch = f.metadata()["arch"]
+    state = load_file(model_path)
+    masks = {k: v for k, v in state.items() if k.endswith("_mask")}
+    masked_zero = all(bool((state[k[: -len("_mask")]][v == 0] == 0).all()) for k, v in masks.items())
+    weights = {k: v for k, v in state.items() if not k.endswith("_mask") and not k.startswith("rewind.")}
+    model, shape = from_arch(arch)
+    model.load_state_dict(weights, strict=True)
+    model.eval()
+    tx, _ = split(data, "t10k", tuple(shape))
+    with torch.no_grad():
+        logits = model(tx[:count])
+    save_file({"logits": logits.contiguous()}, logits_path)
+    loaded = model.state_dict()
+    save_file({k: v.contiguous() for k, v in loaded.items()}, state_out)
+    return {
+        "arch": arch,
+        "masks": sorted(masks),
+        "masked_weights_zero": masked_zero,
+        "dtypes": {k: str(v.dtype) for k, v in weights.items() if k.endswith("num_batches_tracked")},
+        "unchanged": sorted(loaded) == sorted(weights)
+        and all(loaded[k].dtype == weights[k].dtype and torch.equal(loaded[k], weights[k]) for k in weights),
+    }
 
 
 def main(argv):
@@ -342,6 +415,10 @@ def main(argv):
         result = resnet_state(*args)
     elif command == "resnet-recipe":
         result = resnet_recipe(*args)
+    elif command == "resnet-train":
+        result = resnet_train(args[0], args[1], args[2], args[3], int(args[4]))
+    elif command == "resnet-predict":
+        result = resnet_predict(args[0], args[1], args[2], int(args[3]), args[4])
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

@@ -1,17 +1,22 @@
 """The PyTorch equivalent of Shears's ResNets (Sources/PruneEngine/Models/ResNet.swift): He et
 al. 2016's CIFAR networks with torchvision's module names and option-B (1x1 convolution and
-BatchNorm) shortcuts, so that a Shears state dict loads with strict=True."""
+BatchNorm) shortcuts, so that a Shears state dict loads with strict=True.
+
+A stage is (width, blocks) when every convolution of its blocks has `width` filters, or
+(width, [inner, ...]) when block b's first convolution has inner[b] filters around a residual
+stream `width` channels wide (Shears' `--arch` stage item `W:I1,I2,...`)."""
 import torch
 from torch import nn
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, channels, filters, stride):
+    def __init__(self, channels, filters, stride, inner=None):
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, filters, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(filters)
+        inner = filters if inner is None else inner
+        self.conv1 = nn.Conv2d(channels, inner, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(inner)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(filters, filters, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv2d(inner, filters, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(filters)
         self.downsample = None
         if stride != 1 or channels != filters:
@@ -22,6 +27,12 @@ class BasicBlock(nn.Module):
         return self.relu(out + (x if self.downsample is None else self.downsample(x)))
 
 
+def inner_widths(stage):
+    """The inner width of each block of a (width, blocks) or (width, [inner, ...]) stage."""
+    width, blocks = stage
+    return [width] * blocks if isinstance(blocks, int) else list(blocks)
+
+
 class ResNet(nn.Module):
     def __init__(self, channels, stages, classes):
         super().__init__()
@@ -29,10 +40,11 @@ class ResNet(nn.Module):
         self.conv1 = nn.Conv2d(channels, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
-        for index, (filters, blocks) in enumerate(stages):
+        for index, stage in enumerate(stages):
+            filters = stage[0]
             layers = []
-            for block in range(blocks):
-                layers.append(BasicBlock(width, filters, 2 if index > 0 and block == 0 else 1))
+            for block, inner in enumerate(inner_widths(stage)):
+                layers.append(BasicBlock(width, filters, 2 if index > 0 and block == 0 else 1, inner))
                 width = filters
             setattr(self, f"layer{index + 1}", nn.Sequential(*layers))
         self.stages = len(stages)
@@ -46,5 +58,37 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+RESNET20 = [(16, 3), (32, 3), (64, 3)]
+
+
 def resnet20(channels=1, classes=10):
-    return ResNet(channels, [(16, 3), (32, 3), (64, 3)], classes)
+    return ResNet(channels, RESNET20, classes)
+
+
+def parse_arch(text):
+    """The input shape [C, H, W], stages and classes of a Shears ResNet `arch`: resnet20,
+    resnet20:CxHxW or resnet:CxHxW-ITEM-...-N with items WxB and W:I1,I2,..."""
+    if text == "resnet20":
+        return [1, 28, 28], RESNET20, 10
+    kind, _, rest = text.partition(":")
+    fields = rest.split("-")
+    shape = [int(v) for v in fields[0].split("x")]
+    if kind == "resnet20":
+        return shape, RESNET20, 10
+    if kind != "resnet" or len(fields) < 3 or len(shape) != 3:
+        raise ValueError(f"not a ResNet architecture: {text}")
+    stages = []
+    for item in fields[1:-1]:
+        if ":" in item:
+            width, inner = item.split(":")
+            stages.append((int(width), [int(v) for v in inner.split(",")]))
+        else:
+            width, blocks = item.split("x")
+            stages.append((int(width), int(blocks)))
+    return shape, stages, int(fields[-1])
+
+
+def from_arch(text):
+    """The module of a Shears ResNet `arch` and its input shape [C, H, W]."""
+    shape, stages, classes = parse_arch(text)
+    return ResNet(shape[0], stages, classes), shape

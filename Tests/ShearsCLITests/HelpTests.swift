@@ -104,7 +104,9 @@ import Testing
       C-channel HxW images: a 3x3 Conv2d of the first width with BatchNorm and ReLU,
       one stage of B basic blocks W filters wide per WxB item (each stage after the
       first halves the resolution; a block changing shape has a 1x1 Conv2d and
-      BatchNorm shortcut), global average pooling and a Linear layer of N classes.
+      BatchNorm shortcut), global average pooling and a Linear layer of N classes. A
+      stage item W:I1,I2,... gives each block its own inner width (the filters of its
+      first Conv2d) around a residual stream W wide, one block per I (16:8,12,16).
       resnet20 is resnet:1x28x28-16x3-32x3-64x3-10; resnet20:CxHxW takes other
       images.
 

@@ -6,7 +6,8 @@
 /// stored as `i.weight` (`F32`, `[out, in]` or `[filters, channels, kh, kw]`) and `i.bias`
 /// (`F32 [out]`), with `i.weight_mask` (`U8`, the weight's shape) when it is pruned; metadata is
 /// described by `CheckpointMetadata`. Loading takes the architecture from the `arch` metadata or
-/// infers it from the tensors' positions and shapes (`plan`), accepts PyTorch's pruned form
+/// infers it from the tensors' positions and shapes (`plan`; a ResNet from its torchvision names,
+/// `inferResNet`), accepts PyTorch's pruned form
 /// (`i.weight_orig` with `i.weight_mask`) and Shears' compact form (`CompactCheckpoint`), and
 /// ignores any other tensors. Files of other architectures are described, not loaded, through
 /// `MappedSafetensorsFile`.
@@ -112,6 +113,10 @@ public enum Checkpoint {
   public static func modelProblem(in tensors: [TensorDescriptor]) -> String? {
     let shapes = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
     do {
+      if looksLikeResNet(shapes.keys) {
+        _ = try inferResNet(shapes, subject: "")
+        return nil
+      }
       _ = try plan(shapes, declared: nil, subject: "")
       return nil
     } catch let error as ShearsError {
@@ -353,6 +358,10 @@ public enum Checkpoint {
   static func model(from file: SafetensorsFile, declared: Architecture?, subject: String) throws -> Model {
     let entries = Dictionary(file.entries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     if let declared, !declared.isSequential { return try model(of: declared, from: entries, subject: subject) }
+    if declared == nil, looksLikeResNet(entries.keys) {
+      let architecture = try inferResNet(entries.mapValues(\.shape), subject: subject)
+      return try model(of: architecture, from: entries, subject: subject)
+    }
     let (architecture, plans) = try plan(entries.mapValues(\.shape), declared: declared, subject: subject)
     let planned = Dictionary(uniqueKeysWithValues: plans.map { ($0.index, $0) })
     let layers = architecture.steps.enumerated().map { index, step -> Layer in
@@ -374,8 +383,10 @@ public enum Checkpoint {
     return Model(layers: layers, inputShape: architecture.inputShape)
   }
 
-  /// A model of a declared non-Sequential architecture: every tensor of its state dict by path,
-  /// with its mask (`PATH_mask`: `conv1.weight_mask`, `bn1.weight_mask`) where there is one. BatchNorm's `num_batches_tracked`
+  /// A model of a non-Sequential architecture (declared, or read by `inferResNet`): every tensor
+  /// of its state dict by path, with its mask (`PATH_mask`: `conv1.weight_mask`,
+  /// `bn1.weight_mask`) where there is one; a trained tensor may be in PyTorch's pruned form
+  /// (`PATH_orig`, as `conv1.weight_orig`). BatchNorm's `num_batches_tracked`
   /// may be missing (PyTorch also loads files written before it existed) and is then 0.
   private static func model(
     of architecture: Architecture, from entries: [String: SafetensorsFile.Entry], subject: String
@@ -383,7 +394,7 @@ public enum Checkpoint {
     let module = architecture.module
     let parameters = try module.parameterShapes().map { path, role, shape -> Parameter in
       let name = path.description
-      guard let entry = entries[name] else {
+      guard let entry = entries[name] ?? (role != .buffer ? entries[name + "_orig"] : nil) else {
         guard path.name == "num_batches_tracked" else { throw ShearsError(subject, "missing \(name)") }
         return Parameter(path: path, role: role, value: .int64(shape: shape, scalars: [0]))
       }

@@ -11,14 +11,36 @@
 /// BatchNorm (the paper's option B, torchvision's `downsample`): it keeps every layer a
 /// convolution that pruning sees, where option A's zero padding has no parameters to prune.
 public enum ResNet {
-  /// One stage: its width (filters of every convolution) and its number of basic blocks.
+  /// One stage: the width of its residual stream and the inner width of each basic block.
+  ///
+  /// Every block of a stage adds into one stream of `width` channels (the stem's output for the
+  /// first stage, and every block's `conv2`, `bn2` and `downsample`), while each block's first
+  /// convolution (`conv1`, `bn1`) has its own number of filters, `innerWidths[block]`. Pruning
+  /// whole filters physically makes the inner widths differ; a freshly built network has them
+  /// all equal to `width` (`init(width:blocks:)`).
   public struct Stage: Sendable, Equatable {
+    /// Channels of the residual stream: the outputs of every block of the stage.
     public var width: Int
-    public var blocks: Int
+    /// Filters of each block's first convolution, one entry per block.
+    public var innerWidths: [Int]
 
+    /// Number of basic blocks.
+    public var blocks: Int { innerWidths.count }
+
+    /// Whether every block's inner width is the stream width (the `WxB` form of `--arch`).
+    public var isUniform: Bool { innerWidths.allSatisfy { $0 == width } }
+
+    /// `blocks` blocks whose convolutions all have `width` filters.
     public init(width: Int, blocks: Int) {
       self.width = width
-      self.blocks = blocks
+      innerWidths = Array(repeating: width, count: max(0, blocks))
+    }
+
+    /// Blocks adding into a stream of `width` channels, the first convolution of block `i`
+    /// having `innerWidths[i]` filters.
+    public init(width: Int, innerWidths: [Int]) {
+      self.width = width
+      self.innerWidths = innerWidths
     }
   }
 
@@ -27,17 +49,20 @@ public enum ResNet {
 
   /// The module tree of a ResNet on `channels`-channel images with `classes` outputs.
   public static func module(channels: Int, stages: [Stage], classes: Int) -> Module {
-    precondition(!stages.isEmpty && stages.allSatisfy { $0.width > 0 && $0.blocks > 0 }, "stages \(stages)")
+    precondition(
+      !stages.isEmpty && stages.allSatisfy { $0.width > 0 && $0.blocks > 0 && $0.innerWidths.allSatisfy { $0 > 0 } },
+      "stages \(stages)")
     var children: [Module.Child] = [
       .init("conv1", .conv2d(channels: channels, filters: stages[0].width, kernel: 3, stride: 1, padding: 1, bias: false)),
       .init("bn1", .batchNorm(features: stages[0].width)), .init("relu", .relu),
     ]
     var width = stages[0].width
     for (index, stage) in stages.enumerated() {
-      let blocks = (0..<stage.blocks).map { block in
+      let blocks = stage.innerWidths.enumerated().map { block, inner in
         let stride = index > 0 && block == 0 ? 2 : 1
         defer { width = stage.width }
-        return Module.Child(String(block), basicBlock(channels: width, filters: stage.width, stride: stride))
+        return Module.Child(
+          String(block), basicBlock(channels: width, inner: inner, filters: stage.width, stride: stride))
       }
       children.append(.init("layer\(index + 1)", .sequential(blocks)))
     }
@@ -56,18 +81,25 @@ public enum ResNet {
     else { return nil }
     var stages: [Stage] = []
     while let stage = children.first(where: { $0.name == "layer\(stages.count + 1)" }),
-      case .sequential(let blocks) = stage.module,
-      case .residual(let body, _, _) = blocks.first?.module,
-      case .conv2d(_, let width, _, _, _, _) = body.first?.module
+      case .sequential(let blocks) = stage.module, !blocks.isEmpty
     {
-      stages.append(Stage(width: width, blocks: blocks.count))
+      var widths: [(inner: Int, stream: Int)] = []
+      for block in blocks {
+        guard case .residual(let body, _, _) = block.module,
+          case .conv2d(_, let inner, _, _, _, _) = body.first(where: { $0.name == "conv1" })?.module,
+          case .conv2d(_, let stream, _, _, _, _) = body.first(where: { $0.name == "conv2" })?.module
+        else { return nil }
+        widths.append((inner, stream))
+      }
+      stages.append(Stage(width: widths[0].stream, innerWidths: widths.map(\.inner)))
     }
     guard !stages.isEmpty, self.module(channels: channels, stages: stages, classes: classes) == module else { return nil }
     return Architecture(resnetOn: inputShape, stages: stages, classes: classes)
   }
 
-  /// torchvision's `BasicBlock`: conv-BN-ReLU-conv-BN plus the shortcut, then ReLU.
-  static func basicBlock(channels: Int, filters: Int, stride: Int) -> Module {
+  /// torchvision's `BasicBlock`: conv-BN-ReLU-conv-BN plus the shortcut, then ReLU; the first
+  /// convolution has `inner` filters, the second `filters`, the width of the sum.
+  static func basicBlock(channels: Int, inner: Int, filters: Int, stride: Int) -> Module {
     let projection =
       stride != 1 || channels != filters
       ? Module.Child(
@@ -78,9 +110,10 @@ public enum ResNet {
         ])) : nil
     return .residual(
       body: [
-        .init("conv1", .conv2d(channels: channels, filters: filters, kernel: 3, stride: stride, padding: 1, bias: false)),
-        .init("bn1", .batchNorm(features: filters)), .init("relu", .relu),
-        .init("conv2", .conv2d(channels: filters, filters: filters, kernel: 3, stride: 1, padding: 1, bias: false)),
+        // x: [channels, h, w] -> [inner, h / stride, w / stride] -> [filters, h / stride, w / stride]
+        .init("conv1", .conv2d(channels: channels, filters: inner, kernel: 3, stride: stride, padding: 1, bias: false)),
+        .init("bn1", .batchNorm(features: inner)), .init("relu", .relu),
+        .init("conv2", .conv2d(channels: inner, filters: filters, kernel: 3, stride: 1, padding: 1, bias: false)),
         .init("bn2", .batchNorm(features: filters)),
       ],
       shortcut: projection, relu: true)
