@@ -18,6 +18,9 @@ final class Conv2dStep: WeightedStep {
   let weight: PlanParameter
   let bias: PlanParameter?
   let relu: Bool
+  /// Whether the weights and bias have a BatchNorm folded in (`FoldedBatchNorm`): such a step
+  /// computes the BatchNorm's inference output, so it runs inference only.
+  let foldsBatchNorm: Bool
   var accumulatesInputGradients = [false]
   var hasTrainedParameters: Bool { true }
   var convolution: ConvolutionKernels.Geometry? { geometry }
@@ -31,9 +34,10 @@ final class Conv2dStep: WeightedStep {
 
   init(
     path: ParameterPath, input: Int, output: Int, geometry: ConvolutionKernels.Geometry, weight: PlanParameter,
-    bias: PlanParameter?, relu: Bool
+    bias: PlanParameter?, relu: Bool, foldsBatchNorm: Bool = false
   ) {
     precondition(!relu || bias != nil, "a fused ReLU is applied with the bias")
+    self.foldsBatchNorm = foldsBatchNorm
     self.path = path
     inputs = [input]
     self.output = output
@@ -59,6 +63,7 @@ final class Conv2dStep: WeightedStep {
   }
 
   func forward(_ pass: PlanPass) {
+    precondition(pass.mode == .inference || !foldsBatchNorm, "\(path) has its BatchNorm folded in: inference only")
     let columns = pass.count * geometry.positions
     if pass.mode == .inference, let sparse {
       ConvolutionKernels.im2col(
