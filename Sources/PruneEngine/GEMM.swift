@@ -192,11 +192,13 @@ public enum GEMM {
             case .matrix(let c, let ldc, let accumulate, let bias, let relu):
               let overwrite = p0 == 0 && !accumulate
               let cTile = c + i0 * ldc + j0
-              if height == mr && width == nr {
+              if width == nr {
+                // A short last row tile (16 filters are a tile of 10 and one of 6) is computed
+                // whole from the zero-padded rows, and only its rows are stored.
                 microKernel(
                   depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                   b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite,
-                  bias: lastBlock ? bias.map { $0 + i0 } : nil, relu: relu)
+                  bias: lastBlock ? bias.map { $0 + i0 } : nil, relu: relu, rows: height)
               } else {
                 // Edge tile: compute a full tile aside and copy back the part that exists.
                 microKernel(
@@ -259,12 +261,14 @@ public enum GEMM {
   ///
   /// Given `bias` (ten values, one per row), each finished element gets `+ bias[row]` and, with
   /// `relu`, ReLU, as `Kernels.addBias` computes them, before it is stored: a second pass over
-  /// the tile cost LeNet-5's first convolution (25-deep products) 40% of its time.
+  /// the tile cost LeNet-5's first convolution (25-deep products) 40% of its time. Only the
+  /// first `rows` rows are stored (and read, when accumulating); `bias` needs as many values.
   @inline(never)
   static func microKernel(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
     b: UnsafePointer<Float>, bRowStride: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false,
+    rows: Int = mr
   ) {
     typealias V = SIMD16<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -294,6 +298,7 @@ public enum GEMM {
       bRow += bStep
     }
     @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
+      guard row < rows else { return }
       let target = UnsafeMutableRawPointer(c + row * ldc)
       var (low, high) = (low, high)
       if accumulate {
