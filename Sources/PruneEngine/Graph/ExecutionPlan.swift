@@ -9,7 +9,8 @@
 /// image is the same matrix.
 ///
 /// A Linear or Conv2d layer with a bias that is followed by a ReLU runs as one step, the ReLU
-/// applied to each tile as the GEMM finishes it.
+/// applied to each tile as the GEMM finishes it; so do a BatchNorm and the ReLU after it, and a
+/// residual sum and its ReLU.
 ///
 /// A plan without gradients runs inference only, and folds each BatchNorm that directly follows
 /// a Conv2d into the convolution (`FoldedBatchNorm`): one step with scaled weights and a bias,
@@ -439,7 +440,7 @@ struct PlanCompiler {
           scale: parameter("weight", of: path, shape: [features]), shift: parameter("bias", of: path, shape: [features]),
           runningMean: parameter("running_mean", of: path, shape: [features]),
           runningVariance: parameter("running_var", of: path, shape: [features]),
-          batchesTracked: parameter("num_batches_tracked", of: path, shape: [])))
+          batchesTracked: parameter("num_batches_tracked", of: path, shape: []), relu: relu))
       return result
 
     case .relu:
@@ -506,12 +507,9 @@ struct PlanCompiler {
       let side = shortcut.map { compile($0.module, at: path.appending($0.name), input: input) } ?? input
       precondition(main.shape == side.shape, "\(path): the body gives \(main.shape), the shortcut \(side.shape)")
       let sum = newValue(main.shape)
-      let features = main.shape.reduce(1, *)
-      steps.append(AddStep(inputs: [main.value, side.value], output: sum.value, features: features))
-      guard relu else { return sum }
-      let result = newValue(main.shape)
-      steps.append(ReLUStep(input: sum.value, output: result.value, features: features))
-      return result
+      steps.append(
+        AddStep(inputs: [main.value, side.value], output: sum.value, features: main.shape.reduce(1, *), relu: relu))
+      return sum
     }
   }
 }
@@ -558,10 +556,11 @@ extension PlanCompiler {
 
 extension Module {
   /// Whether the module's step can apply a ReLU that follows it: a layer with a bias, whose
-  /// GEMM epilogue adds the bias and clamps in one pass.
+  /// GEMM epilogue adds the bias and clamps in one pass, or a BatchNorm, which clamps as it
+  /// writes.
   fileprivate var fusesReLU: Bool {
     switch self {
-    case .linear: true
+    case .linear, .batchNorm: true
     case .conv2d(_, _, _, _, _, let bias): bias
     default: false
     }
