@@ -66,8 +66,9 @@ func gemm(
     return
   }
   let workers = m * n * k >= GEMM.parallelThreshold ? max(1, threads) : 1
+  let rowTile = GEMM.rowTile(m)
   if workers == 1 {
-    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, output: output)
+    GEMM.block(rows: 0..<m, columns: 0..<n, k: k, a: a, b: b, output: output, rowTile: rowTile)
     return
   }
   if case .image(let image) = output {
@@ -79,14 +80,14 @@ func gemm(
     parallelFor(parts) { part in
       let rows = (channels * part / parts * area)..<(channels * (part + 1) / parts * area)
       guard !rows.isEmpty else { return }
-      GEMM.block(rows: rows, columns: 0..<n, k: k, a: a, b: b, output: output)
+      GEMM.block(rows: rows, columns: 0..<n, k: k, a: a, b: b, output: output, rowTile: rowTile)
     }
     return
   }
   // Split along the longer side of C, in whole micro-tiles, so that no thread packs what
   // another thread packs too.
   let splitRows = m >= n
-  let tile = splitRows ? GEMM.mr : GEMM.nr
+  let tile = splitRows ? rowTile : GEMM.nr
   let extent = splitRows ? m : n
   let tiles = (extent + tile - 1) / tile
   let parts = min(workers, tiles)
@@ -96,7 +97,7 @@ func gemm(
     guard start < end else { return }
     GEMM.block(
       rows: splitRows ? start..<end : 0..<m, columns: splitRows ? 0..<n : start..<end, k: k, a: a, b: b,
-      output: output)
+      output: output, rowTile: rowTile)
   }
 }
 
@@ -104,6 +105,15 @@ func gemm(
 public enum GEMM {
   /// Rows of the micro-tile.
   static let mr = 10
+  /// Rows of the micro-tile for row counts that are multiples of 8 but not of 10 (16, 32 and 64
+  /// filters, which ten-row tiles cover with 25% and 9% padding).
+  static let mr8 = 8
+
+  /// The micro-tile height for a product of `m` rows. Each element's sum runs in the same order
+  /// whatever the tile, so the choice never changes a result.
+  static func rowTile(_ m: Int) -> Int {
+    m % mr != 0 && m % mr8 == 0 ? mr8 : mr
+  }
   /// Columns of the micro-tile (two 16-lane vectors).
   static let nr = 32
   /// Depth of a K block: a packed 32-wide `B` panel of this depth is 24 KiB, inside L1.
@@ -148,12 +158,27 @@ public enum GEMM {
   }
 
   static func block(
-    rows: Range<Int>, columns: Range<Int>, k: Int, a: MatrixOperand, b: Panels, output: Output
+    rows: Range<Int>, columns: Range<Int>, k: Int, a: MatrixOperand, b: Panels, output: Output, rowTile mr: Int = mr
   ) {
     if case .image(let image) = output, !image.accumulate {
       let area = image.geometry.kernelHeight * image.geometry.kernelWidth
       precondition(rows.lowerBound % area == 0 && rows.upperBound % area == 0, "rows must cover whole channels")
       image.clear(channels: (rows.lowerBound / area)..<(rows.upperBound / area))
+    }
+    @inline(__always) func kernel(
+      depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int, b: UnsafePointer<Float>,
+      bRowStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
+      relu: Bool = false, rows: Int? = nil
+    ) {
+      if mr == mr8 {
+        microKernel8(
+          depth: depth, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: bRowStride, c: c,
+          ldc: ldc, accumulate: accumulate, bias: bias, relu: relu, rows: rows ?? mr8)
+      } else {
+        microKernel(
+          depth: depth, a: a, aRowStride: aRowStride, aColumnStride: aColumnStride, b: b, bRowStride: bRowStride, c: c,
+          ldc: ldc, accumulate: accumulate, bias: bias, relu: relu, rows: rows ?? GEMM.mr)
+      }
     }
     withUnsafeTemporaryAllocation(of: Float.self, capacity: kBlock * nr + kBlock * mr + mr * nr) { scratch in
       let packedB = scratch.baseAddress!
@@ -192,14 +217,16 @@ public enum GEMM {
             case .matrix(let c, let ldc, let accumulate, let bias, let relu):
               let overwrite = p0 == 0 && !accumulate
               let cTile = c + i0 * ldc + j0
-              if height == mr && width == nr {
-                microKernel(
+              if width == nr {
+                // A short last row tile (16 filters are a tile of 10 and one of 6) is computed
+                // whole from the zero-padded rows, and only its rows are stored.
+                kernel(
                   depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                   b: packedB, bRowStride: nr, c: cTile, ldc: ldc, accumulate: !overwrite,
-                  bias: lastBlock ? bias.map { $0 + i0 } : nil, relu: relu)
+                  bias: lastBlock ? bias.map { $0 + i0 } : nil, relu: relu, rows: height)
               } else {
                 // Edge tile: compute a full tile aside and copy back the part that exists.
-                microKernel(
+                kernel(
                   depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                   b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
                 for i in 0..<height {
@@ -217,7 +244,7 @@ public enum GEMM {
                 }
               }
             case .image(let image):
-              microKernel(
+              kernel(
                 depth: depth, a: aTile, aRowStride: aRowStride, aColumnStride: aColumnStride,
                 b: packedB, bRowStride: nr, c: tileC, ldc: nr, accumulate: false)
               image.add(tileC, rowStride: nr, rows: i0, height: height, columns: j0, width: width)
@@ -259,12 +286,14 @@ public enum GEMM {
   ///
   /// Given `bias` (ten values, one per row), each finished element gets `+ bias[row]` and, with
   /// `relu`, ReLU, as `Kernels.addBias` computes them, before it is stored: a second pass over
-  /// the tile cost LeNet-5's first convolution (25-deep products) 40% of its time.
+  /// the tile cost LeNet-5's first convolution (25-deep products) 40% of its time. Only the
+  /// first `rows` rows are stored (and read, when accumulating); `bias` needs as many values.
   @inline(never)
   static func microKernel(
     depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
     b: UnsafePointer<Float>, bRowStride: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false,
+    rows: Int = mr
   ) {
     typealias V = SIMD16<Float>
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -294,6 +323,7 @@ public enum GEMM {
       bRow += bStep
     }
     @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
+      guard row < rows else { return }
       let target = UnsafeMutableRawPointer(c + row * ldc)
       var (low, high) = (low, high)
       if accumulate {
@@ -314,5 +344,62 @@ public enum GEMM {
     }
     store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31); store(4, c40, c41)
     store(5, c50, c51); store(6, c60, c61); store(7, c70, c71); store(8, c80, c81); store(9, c90, c91)
+  }
+
+  /// The 8x32 micro-kernel, `microKernel` with eight rows: sixteen accumulators, for row counts
+  /// that are multiples of eight (`rowTile`).
+  @inline(never)
+  static func microKernel8(
+    depth: Int, a: UnsafePointer<Float>, aRowStride: Int, aColumnStride: Int,
+    b: UnsafePointer<Float>, bRowStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil, relu: Bool = false,
+    rows: Int = mr8
+  ) {
+    typealias V = SIMD16<Float>
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+    let a0 = a, a1 = a + aRowStride, a2 = a + 2 * aRowStride, a3 = a + 3 * aRowStride
+    let a4 = a + 4 * aRowStride, a5 = a + 5 * aRowStride, a6 = a + 6 * aRowStride
+    let a7 = a + 7 * aRowStride
+    var bRow = UnsafeRawPointer(b)
+    let bStep = bRowStride * MemoryLayout<Float>.stride
+    var offset = 0
+    for _ in 0..<depth {
+      let b0 = bRow.loadUnaligned(as: V.self)
+      let b1 = bRow.loadUnaligned(fromByteOffset: 64, as: V.self)
+      var s = V(repeating: a0[offset])
+      c00.addProduct(s, b0); c01.addProduct(s, b1)
+      s = V(repeating: a1[offset]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+      s = V(repeating: a2[offset]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+      s = V(repeating: a3[offset]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+      s = V(repeating: a4[offset]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+      s = V(repeating: a5[offset]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+      s = V(repeating: a6[offset]); c60.addProduct(s, b0); c61.addProduct(s, b1)
+      s = V(repeating: a7[offset]); c70.addProduct(s, b0); c71.addProduct(s, b1)
+      offset += aColumnStride
+      bRow += bStep
+    }
+    @inline(__always) func store(_ row: Int, _ low: V, _ high: V) {
+      guard row < rows else { return }
+      let target = UnsafeMutableRawPointer(c + row * ldc)
+      var (low, high) = (low, high)
+      if accumulate {
+        low = target.loadUnaligned(as: V.self) + low
+        high = target.loadUnaligned(fromByteOffset: 64, as: V.self) + high
+      }
+      if let bias {
+        let b = V(repeating: bias[row])
+        low += b
+        high += b
+        if relu {
+          low.replace(with: V(), where: low .< V())
+          high.replace(with: V(), where: high .< V())
+        }
+      }
+      target.storeBytes(of: low, as: V.self)
+      target.storeBytes(of: high, toByteOffset: 64, as: V.self)
+    }
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31); store(4, c40, c41)
+    store(5, c50, c51); store(6, c60, c61); store(7, c70, c71)
   }
 }

@@ -66,6 +66,22 @@ struct TrainerTests {
     #expect(try run(threads: 2) == serial)
   }
 
+  /// The same for a ResNet: BatchNorm with its ReLU, residual sums with theirs, stride-1 input
+  /// gradients as convolutions and strided ones folded into the image, all large enough to
+  /// run threaded.
+  @Test func residualTrainingDoesNotDependOnTheThreadCount() throws {
+    let module = ResNet.module(channels: 1, stages: [.init(width: 8, blocks: 1), .init(width: 16, blocks: 1)], classes: 10)
+    let dataset = bandDataset(samples: 128, classes: 10, side: 16, seed: 3)
+    var generator = SeededGenerator(seed: 4)
+    let model = Model(module: module, inputShape: [1, 16, 16], generator: &generator)
+    func run(threads: Int) throws -> Model {
+      try Trainer.train(model, on: dataset, options: TrainingOptions(epochs: 1, batchSize: 64, threads: threads)).model
+    }
+    let serial = try run(threads: 1)
+    #expect(serial != model)
+    #expect(try run(threads: 2) == serial)
+  }
+
   @Test func cancellationStopsBetweenBatchesAndKeepsTheLastFinishedBatch() throws {
     let dataset = bandDataset(samples: 100, classes: 4, seed: 1)
     var generator = SeededGenerator(seed: 2)

@@ -9,7 +9,13 @@
 /// image is the same matrix.
 ///
 /// A Linear or Conv2d layer with a bias that is followed by a ReLU runs as one step, the ReLU
-/// applied to each tile as the GEMM finishes it.
+/// applied to each tile as the GEMM finishes it; so do a BatchNorm and the ReLU after it, and a
+/// residual sum and its ReLU.
+///
+/// A plan without gradients runs inference only, and folds each BatchNorm that directly follows
+/// a Conv2d into the convolution (`FoldedBatchNorm`): one step with scaled weights and a bias,
+/// which then fuses the ReLU after the BatchNorm too. The store and `parameters` keep the
+/// layers as they are; only the steps read the folded copies.
 ///
 /// Parameters live in buffers of the plan for its lifetime; `parameterStore()` copies them out.
 /// Plans for other batch sizes can share them (`init(sharingParametersOf:capacity:)`): the
@@ -40,6 +46,9 @@ final class ExecutionPlan {
   /// The fused step of each weighted layer whose ReLU it applies, by the layer's path.
   private let activations: [ParameterPath: Int]
   private let store: ParameterStore
+  /// The weights and biases of convolutions with their BatchNorm folded in, by the path of the
+  /// convolution's weight or bias; empty in plans with gradients.
+  private let foldedParameters: [ParameterPath: PlanParameter]
   /// Memory the steps use during one step only (a sparse convolution's im2col matrix), shared
   /// by all of them since one step runs at a time.
   private var scratch = UnsafeMutableBufferPointer<Float>.zeros(0)
@@ -55,7 +64,8 @@ final class ExecutionPlan {
   ) {
     self.init(
       module: module, inputShape: inputShape, store: store, capacity: capacity, gradients: needsBackward,
-      seed: seed, makeParameter: { PlanParameter($0, gradient: needsBackward, maskAll: maskAll) })
+      seed: seed, makeParameter: { PlanParameter($0, gradient: needsBackward, maskAll: maskAll) },
+      makeFolded: { _, fold in fold() })
   }
 
   /// A plan for another batch size over `other`'s parameter buffers, without gradients.
@@ -66,14 +76,20 @@ final class ExecutionPlan {
       seed: 0, makeParameter: { parameter in
         guard let buffers = shared[parameter.path] else { preconditionFailure("no \(parameter.path) to share") }
         return buffers
+      },
+      makeFolded: { path, _ in
+        guard let buffers = other.foldedParameters[path] else { preconditionFailure("no folded \(path) to share") }
+        return buffers
       })
   }
 
   private init(
     module: Module, inputShape: [Int], store: ParameterStore, capacity: Int, gradients needsBackward: Bool,
-    seed: UInt64, makeParameter: @escaping (Parameter) -> PlanParameter
+    seed: UInt64, makeParameter: @escaping (Parameter) -> PlanParameter,
+    makeFolded: @escaping (ParameterPath, () -> PlanParameter) -> PlanParameter
   ) {
-    var compiler = PlanCompiler(store: store, seed: seed, makeParameter: makeParameter)
+    var compiler = PlanCompiler(
+      store: store, seed: seed, foldsBatchNorm: !needsBackward, makeParameter: makeParameter, makeFolded: makeFolded)
     let logits = compiler.compile(module, at: .root, input: PlanCompiler.Handle(value: 0, shape: inputShape))
     self.module = module
     self.inputShape = inputShape
@@ -82,6 +98,7 @@ final class ExecutionPlan {
     valueFeatures = compiler.shapes.map { $0.reduce(1, *) }
     output = logits.value
     parameters = compiler.parameters
+    foldedParameters = compiler.foldedParameters
     steps = compiler.steps
     weightedSteps = compiler.steps.compactMap { $0 as? any WeightedStep }
     activations = compiler.activations
@@ -244,6 +261,17 @@ final class PlanParameter {
     mask = keep.map { .copy($0.map(Float.init)) }
   }
 
+  /// Buffers derived from other parameters (a convolution's weights with a BatchNorm folded in),
+  /// with no gradient and no mask.
+  init(path: ParameterPath, role: Parameter.Role, values: [Float]) {
+    self.path = path
+    self.role = role
+    value = .copy(values)
+    counts = .allocate(capacity: 0)
+    gradient = nil
+    mask = nil
+  }
+
   deinit {
     value.deallocate()
     counts.deallocate()
@@ -327,18 +355,29 @@ struct PlanCompiler {
   let store: ParameterStore
   /// The plan's buffers for a parameter of the store.
   let makeParameter: (Parameter) -> PlanParameter
+  /// The plan's buffers for a folded parameter at a path: the result of the closure it is
+  /// given, or another plan's buffers for the same path.
+  let makeFolded: (ParameterPath, () -> PlanParameter) -> PlanParameter
   /// Seeds the plan's random steps (Dropout), each from its own stream.
   let seed: UInt64
+  /// Whether a BatchNorm after a Conv2d is folded into it (inference-only plans).
+  let foldsBatchNorm: Bool
   /// Per value, `[features]` or `[channels, height, width]`; value 0 is the input.
   private(set) var shapes: [[Int]] = []
   private(set) var steps: [any PlanStep] = []
   private(set) var parameters: [PlanParameter] = []
   private(set) var activations: [ParameterPath: Int] = [:]
+  private(set) var foldedParameters: [ParameterPath: PlanParameter] = [:]
 
-  init(store: ParameterStore, seed: UInt64, makeParameter: @escaping (Parameter) -> PlanParameter) {
+  init(
+    store: ParameterStore, seed: UInt64, foldsBatchNorm: Bool, makeParameter: @escaping (Parameter) -> PlanParameter,
+    makeFolded: @escaping (ParameterPath, () -> PlanParameter) -> PlanParameter
+  ) {
     self.store = store
     self.seed = seed
+    self.foldsBatchNorm = foldsBatchNorm
     self.makeParameter = makeParameter
+    self.makeFolded = makeFolded
   }
 
   mutating func compile(_ module: Module, at path: ParameterPath, input: Handle) -> Handle {
@@ -401,7 +440,7 @@ struct PlanCompiler {
           scale: parameter("weight", of: path, shape: [features]), shift: parameter("bias", of: path, shape: [features]),
           runningMean: parameter("running_mean", of: path, shape: [features]),
           runningVariance: parameter("running_var", of: path, shape: [features]),
-          batchesTracked: parameter("num_batches_tracked", of: path, shape: [])))
+          batchesTracked: parameter("num_batches_tracked", of: path, shape: []), relu: relu))
       return result
 
     case .relu:
@@ -445,15 +484,21 @@ struct PlanCompiler {
 
     case .sequential(let children):
       var current = input
-      var skipNext = false
-      for (index, child) in children.enumerated() {
-        if skipNext {
-          skipNext = false
+      var index = 0
+      while index < children.count {
+        let child = children[index]
+        let followedBy = { (offset: Int) in index + offset < children.count ? children[index + offset].module : nil }
+        if foldsBatchNorm, case .conv2d = child.module, case .batchNorm = followedBy(1) {
+          let fuses = followedBy(2) == .relu
+          current = compileFolded(
+            conv: child.module, at: path.appending(child.name), batchNormAt: path.appending(children[index + 1].name),
+            input: current, fusingReLU: fuses)
+          index += fuses ? 3 : 2
           continue
         }
-        let fuses = child.module.fusesReLU && index + 1 < children.count && children[index + 1].module == .relu
+        let fuses = child.module.fusesReLU && followedBy(1) == .relu
         current = compile(child.module, at: path.appending(child.name), input: current, fusingReLU: fuses)
-        skipNext = fuses
+        index += fuses ? 2 : 1
       }
       return current
 
@@ -462,22 +507,60 @@ struct PlanCompiler {
       let side = shortcut.map { compile($0.module, at: path.appending($0.name), input: input) } ?? input
       precondition(main.shape == side.shape, "\(path): the body gives \(main.shape), the shortcut \(side.shape)")
       let sum = newValue(main.shape)
-      let features = main.shape.reduce(1, *)
-      steps.append(AddStep(inputs: [main.value, side.value], output: sum.value, features: features))
-      guard relu else { return sum }
-      let result = newValue(main.shape)
-      steps.append(ReLUStep(input: sum.value, output: result.value, features: features))
-      return result
+      steps.append(
+        AddStep(inputs: [main.value, side.value], output: sum.value, features: main.shape.reduce(1, *), relu: relu))
+      return sum
     }
+  }
+}
+
+extension PlanCompiler {
+  /// A Conv2d and the BatchNorm after it as one convolution (`FoldedBatchNorm`), with the ReLU
+  /// after the BatchNorm when `relu`. The layers' own parameters are still read into the plan,
+  /// so it exports them unchanged; the step runs on folded copies of them.
+  fileprivate mutating func compileFolded(
+    conv: Module, at path: ParameterPath, batchNormAt normPath: ParameterPath, input: Handle, fusingReLU relu: Bool
+  ) -> Handle {
+    guard case .conv2d(let channels, let filters, let kernel, let stride, let padding, let hasBias) = conv else {
+      preconditionFailure("\(path) is not a convolution")
+    }
+    precondition(input.shape.count == 3 && input.shape[0] == channels, "\(path) does not fit its input \(input.shape)")
+    let geometry = ConvolutionKernels.Geometry(
+      channels: channels, height: input.shape[1], width: input.shape[2], kernelHeight: kernel,
+      kernelWidth: kernel, stride: stride, padding: padding)
+    let weight = parameter("weight", of: path, shape: [filters, channels, kernel, kernel])
+    let bias = hasBias ? parameter("bias", of: path, shape: [filters]) : nil
+    let fold = FoldedBatchNorm(
+      scale: parameter("weight", of: normPath, shape: [filters]), shift: parameter("bias", of: normPath, shape: [filters]),
+      runningMean: parameter("running_mean", of: normPath, shape: [filters]),
+      runningVariance: parameter("running_var", of: normPath, shape: [filters]))
+    _ = parameter("num_batches_tracked", of: normPath, shape: [])
+    let weightPath = path.appending("weight")
+    let biasPath = path.appending("bias")
+    let foldedWeight = makeFolded(weightPath) {
+      PlanParameter(path: weightPath, role: .weight, values: fold.weights(weight))
+    }
+    let foldedBias = makeFolded(biasPath) {
+      PlanParameter(path: biasPath, role: .bias, values: fold.bias(bias))
+    }
+    foldedParameters[weightPath] = foldedWeight
+    foldedParameters[biasPath] = foldedBias
+    let result = newValue([filters, geometry.outputHeight, geometry.outputWidth])
+    steps.append(
+      Conv2dStep(
+        path: path, input: input.value, output: result.value, geometry: geometry, weight: foldedWeight,
+        bias: foldedBias, relu: relu, foldsBatchNorm: true))
+    return result
   }
 }
 
 extension Module {
   /// Whether the module's step can apply a ReLU that follows it: a layer with a bias, whose
-  /// GEMM epilogue adds the bias and clamps in one pass.
+  /// GEMM epilogue adds the bias and clamps in one pass, or a BatchNorm, which clamps as it
+  /// writes.
   fileprivate var fusesReLU: Bool {
     switch self {
-    case .linear: true
+    case .linear, .batchNorm: true
     case .conv2d(_, _, _, _, _, let bias): bias
     default: false
     }

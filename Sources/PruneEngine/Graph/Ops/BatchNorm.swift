@@ -12,6 +12,11 @@ import Foundation
 /// Training backward: `dβ = Σ dy`, `dγ = Σ dy · x̂`, `dx = γ / √(σ² + eps) · (dy - dβ / M - x̂ · dγ / M)`.
 /// Inference uses the running statistics: `y = γ · (x - running_mean) / √(running_var + eps) + β`,
 /// whose backward is `dx = dy · γ / √(running_var + eps)`.
+///
+/// A ReLU that follows is fused (`relu`): the forward pass clamps as it writes `y`, and the
+/// backward pass zeroes `dy` where the output is zero, in place, in the pass that sums it.
+/// Each channel is one thread's, and its sums are taken in a fixed order (sixteen float lanes
+/// per run of 1024 values, double across runs), so results do not depend on the thread count.
 final class BatchNormStep: PlanStep {
   static let epsilon = 1e-5
   static let momentum = 0.1
@@ -26,6 +31,8 @@ final class BatchNormStep: PlanStep {
   let runningMean: PlanParameter
   let runningVariance: PlanParameter
   let batchesTracked: PlanParameter
+  /// Whether the ReLU after the BatchNorm is applied here.
+  let relu: Bool
   var accumulatesInputGradients = [false]
   var hasTrainedParameters: Bool { true }
 
@@ -35,8 +42,9 @@ final class BatchNormStep: PlanStep {
 
   init(
     input: Int, output: Int, features: Int, positions: Int, scale: PlanParameter, shift: PlanParameter,
-    runningMean: PlanParameter, runningVariance: PlanParameter, batchesTracked: PlanParameter
+    runningMean: PlanParameter, runningVariance: PlanParameter, batchesTracked: PlanParameter, relu: Bool = false
   ) {
+    self.relu = relu
     inputs = [input]
     self.output = output
     self.features = features
@@ -83,8 +91,7 @@ final class BatchNormStep: PlanStep {
         // y = x · a + b with a = γ / σ and b = β - μ · a.
         let a = scale.value[c] * inverseDeviations[c]
         let b = shift.value[c] - means[c] * a
-        let target = y + c * block
-        for i in 0..<block { target[i] = row[i] * a + b }
+        Self.affine(row, into: y + c * block, count: block, a: a, b: b, relu: relu)
       }
     }
     if pass.mode == .training { batchesTracked.counts[0] += 1 }
@@ -104,12 +111,9 @@ final class BatchNormStep: PlanStep {
         let dy = outputGradient + c * block
         let mean = means[c]
         let inverse = inverseDeviations[c]
-        var shiftGradient = 0.0
-        var scaleGradient = 0.0
-        for i in 0..<block {
-          shiftGradient += Double(dy[i])
-          scaleGradient += Double(dy[i] * ((row[i] - mean) * inverse))
-        }
+        let (shiftGradient, scaleGradient) = Self.gradientSums(
+          dy, row, output: relu ? UnsafePointer(pass.value(output) + c * block) : nil, count: block, mean: mean,
+          inverse: inverse)
         scale.gradient?[c] = Float(scaleGradient)
         shift.gradient?[c] = Float(shiftGradient)
         guard let inputGradient else { continue }
@@ -118,10 +122,9 @@ final class BatchNormStep: PlanStep {
         // In inference the statistics are constants: only the direct path remains.
         let meanGradient = training ? Float(shiftGradient / Double(block)) : 0
         let deviationGradient = training ? Float(scaleGradient / Double(block)) : 0
-        for i in 0..<block {
-          let share = gain * (dy[i] - meanGradient - (row[i] - mean) * inverse * deviationGradient)
-          dx[i] = accumulate ? dx[i] + share : share
-        }
+        Self.inputGradient(
+          dy, row, into: dx, count: block, gain: gain, meanGradient: meanGradient, mean: mean, inverse: inverse,
+          deviationGradient: deviationGradient, accumulate: accumulate)
       }
     }
   }
@@ -137,6 +140,92 @@ final class BatchNormStep: PlanStep {
   }
 
   typealias V = SIMD16<Float>
+
+  /// `y[i] = x[i] · a + b`, clamped at zero when `relu`.
+  private static func affine(
+    _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, a: Float, b: Float, relu: Bool
+  ) {
+    let va = V(repeating: a)
+    let vb = V(repeating: b)
+    var i = 0
+    while i + 16 <= count {
+      var value = UnsafeRawPointer(x + i).loadUnaligned(as: V.self) * va + vb
+      if relu { value.replace(with: V(), where: value .< V()) }
+      UnsafeMutableRawPointer(y + i).storeBytes(of: value, as: V.self)
+      i += 16
+    }
+    while i < count {
+      let value = x[i] * a + b
+      y[i] = relu ? max(0, value) : value
+      i += 1
+    }
+  }
+
+  /// `(Σ dy[i], Σ dy[i] · x̂[i])` with `x̂ = (x - mean) · inverse`, summed as `sum` sums. Given
+  /// the fused ReLU's `output`, `dy` is first zeroed in place where the output is not positive.
+  private static func gradientSums(
+    _ dy: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, output: UnsafePointer<Float>?, count: Int,
+    mean: Float, inverse: Float
+  ) -> (Double, Double) {
+    var shift = 0.0
+    var scale = 0.0
+    let center = V(repeating: mean)
+    let spread = V(repeating: inverse)
+    var start = 0
+    while start < count {
+      let end = min(count, start + 1024)
+      var shiftLanes = V()
+      var scaleLanes = V()
+      var i = start
+      while i + 16 <= end {
+        var g = UnsafeRawPointer(dy + i).loadUnaligned(as: V.self)
+        if let output {
+          g.replace(with: V(), where: UnsafeRawPointer(output + i).loadUnaligned(as: V.self) .<= V())
+          UnsafeMutableRawPointer(dy + i).storeBytes(of: g, as: V.self)
+        }
+        shiftLanes += g
+        scaleLanes.addProduct(g, (UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - center) * spread)
+        i += 16
+      }
+      var shiftPartial = shiftLanes.sum()
+      var scalePartial = scaleLanes.sum()
+      while i < end {
+        if let output, output[i] <= 0 { dy[i] = 0 }
+        shiftPartial += dy[i]
+        scalePartial += dy[i] * ((x[i] - mean) * inverse)
+        i += 1
+      }
+      shift += Double(shiftPartial)
+      scale += Double(scalePartial)
+      start = end
+    }
+    return (shift, scale)
+  }
+
+  /// `dx[i] (+)= gain · (dy[i] - meanGradient - x̂[i] · deviationGradient)`.
+  private static func inputGradient(
+    _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>, count: Int,
+    gain: Float, meanGradient: Float, mean: Float, inverse: Float, deviationGradient: Float, accumulate: Bool
+  ) {
+    let vGain = V(repeating: gain)
+    let vMeanGradient = V(repeating: meanGradient)
+    let center = V(repeating: mean)
+    let spread = V(repeating: inverse)
+    let vDeviationGradient = V(repeating: deviationGradient)
+    var i = 0
+    while i + 16 <= count {
+      let normalized = (UnsafeRawPointer(x + i).loadUnaligned(as: V.self) - center) * spread
+      var share = vGain * (UnsafeRawPointer(dy + i).loadUnaligned(as: V.self) - vMeanGradient - normalized * vDeviationGradient)
+      if accumulate { share += UnsafeRawPointer(dx + i).loadUnaligned(as: V.self) }
+      UnsafeMutableRawPointer(dx + i).storeBytes(of: share, as: V.self)
+      i += 16
+    }
+    while i < count {
+      let share = gain * (dy[i] - meanGradient - (x[i] - mean) * inverse * deviationGradient)
+      dx[i] = accumulate ? dx[i] + share : share
+      i += 1
+    }
+  }
 
   /// `Σ x[i]`, in sixteen float lanes per run of 1024 values and double across runs.
   private static func sum(_ x: UnsafePointer<Float>, count: Int) -> Double {
