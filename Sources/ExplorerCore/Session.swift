@@ -61,6 +61,9 @@ public final class Session: Sendable {
     /// The baseline trained when there is no cached one.
     public var baselineArchitecture: Architecture = .lenet300100
     public var baselineEpochs = 10
+    /// Evaluate on the first this many test images only (benchmarks of large models); all
+    /// when `nil`.
+    public var testLimit: Int?
 
     public init(modelPath: String?, data: DataSource, cacheDirectory: String) {
       self.modelPath = modelPath
