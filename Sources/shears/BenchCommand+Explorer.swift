@@ -41,7 +41,7 @@ extension BenchCommand {
       setup.testLimit = testLimit
       let session = Session(setup)
       session.start()
-      let result = ExplorerBenchmark.keyPresses(session, presses: max(40, repetitions * 8))
+      let result = ExplorerBenchmark.keyPresses(session, presses: max(8, repetitions * 8))
       session.waitUntilIdle()
       figures.append(
         BenchResult.KeyPressFigure(
