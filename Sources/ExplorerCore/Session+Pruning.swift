@@ -62,7 +62,7 @@ struct ModelFigures {
 
 /// An evaluation the session asked for: the model after a command, and what changed in it
 /// since the previous job's.
-struct EvaluationJob: @unchecked Sendable {
+struct EvaluationJob: Sendable {
   var id: Int
   var model: Model
   /// The layers whose weights differ from the previous job's model; nil when the evaluator
