@@ -13,7 +13,7 @@ extension Session {
       }
       let splits = try setup.data.load()
       state.train = splits.train
-      state.test = splits.test
+      state.test = setup.testLimit.map { splits.test.prefix($0) } ?? splits.test
       // The baseline is trained on this data, so the data must fit its architecture first.
       if setup.modelPath == nil { try checkFits(setup.baselineArchitecture, subject: "baseline", splits: splits) }
       let model: Model

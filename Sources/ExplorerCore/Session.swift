@@ -41,6 +41,10 @@ public final class Session: Sendable {
   public static let estimateSamples = 1000
 
   let queue = DispatchQueue(label: "shears.session")
+  /// Where accuracy is measured, behind the key presses: a newer command abandons it.
+  let evaluations = DispatchQueue(label: "shears.session.evaluation")
+  /// Confined to `evaluations`.
+  nonisolated(unsafe) var resident = ResidentEvaluator()
   private let published = Mutex(SessionSnapshot())
   /// Commands queued so far (`.cancel` is not queued); the id of the newest.
   private let queued = Atomic<Int>(0)
@@ -61,6 +65,9 @@ public final class Session: Sendable {
     /// The baseline trained when there is no cached one.
     public var baselineArchitecture: Architecture = .lenet300100
     public var baselineEpochs = 10
+    /// Evaluate on the first this many test images only (benchmarks of large models); all
+    /// when `nil`.
+    public var testLimit: Int?
 
     public init(modelPath: String?, data: DataSource, cacheDirectory: String) {
       self.modelPath = modelPath
@@ -99,7 +106,17 @@ public final class Session: Sendable {
     /// Seconds to evaluate the full test set with the dense model.
     var denseSeconds: Double?
 
+    /// What the screen shows of `current` that takes a pass over its weights.
+    var figures: ModelFigures?
+
     var revision: Revision { Revision(base: baseRevision, targets: targets, criterion: criterion, scope: scope) }
+  }
+
+  /// The evaluator of the current model, kept between key presses and changed in place.
+  struct ResidentEvaluator {
+    var evaluator: Evaluator?
+    /// Set when a command replaced the model rather than changing some masks.
+    var needsRebuild = true
   }
 
   /// What `u` goes back to.
@@ -144,8 +161,11 @@ public final class Session: Sendable {
     queue.async { self.handle(command, id: id) }
   }
 
-  /// Waits until every command sent so far has been handled (tests and orderly shutdown).
+  /// Waits until every command sent so far has been handled and its evaluation has finished
+  /// or been abandoned (tests and orderly shutdown).
   public func waitUntilIdle() {
+    queue.sync {}
+    evaluations.sync {}
     queue.sync {}
   }
 

@@ -10,15 +10,24 @@ import PruneEngine
 public struct ScoreDistribution: Sendable, Equatable {
   /// Scores of the kept units (weights or neurons), ascending in `ScoreOrder` (NaN last).
   public var sorted: [Float]
-  /// For magnitude, the kept signed weights (the histogram can show their sign); otherwise the
-  /// kept scores, in any order. Empty in the global distribution, which is never drawn.
-  public var values: [Float]
+  /// What the histogram counts: for magnitude the kept signed weights (it can show their
+  /// sign), otherwise the kept scores; the finite ones, ascending, sorted once per score set so
+  /// that a frame counts each column of any width with binary searches
+  /// (`HistogramPanel.columnCounts`) instead of a pass over every value. Empty in the global
+  /// distribution, which is never drawn.
+  public private(set) var values: [Float]
+  /// Values that are NaN or infinite: counted apart, since they have no place on an axis.
+  public private(set) var nonFiniteCount: Int
   /// Units pruned already.
   public var prunedCount: Int
 
+  /// - Parameter values: the histogram's values in any order.
   public init(sorted: [Float], values: [Float], prunedCount: Int = 0) {
     self.sorted = sorted
-    self.values = values
+    var finite = values.filter(\.isFinite)
+    finite.sort()
+    self.values = finite
+    nonFiniteCount = values.count - finite.count
     self.prunedCount = prunedCount
   }
 
@@ -84,8 +93,6 @@ public struct ScoreDistribution: Sendable, Equatable {
     return low
   }
 
-  /// Scores that are NaN or infinite: counted apart, since they have no place on an axis.
-  public var nonFiniteCount: Int { values.count { !$0.isFinite } }
 }
 
 /// One prunable layer as the explorer shows it.

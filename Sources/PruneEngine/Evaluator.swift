@@ -35,10 +35,11 @@ public final class Evaluator {
   private let classCount: Int
 
   /// The kernel each Linear or Conv2d layer runs on batches, in module order.
-  public let batchKernels: [KernelKind]
+  public private(set) var batchKernels: [KernelKind]
   /// The kernel each Linear or Conv2d layer runs on single samples, in module order (a
   /// convolution runs its batch kernel on a single sample).
-  public let singleSampleKernels: [KernelKind]
+  public private(set) var singleSampleKernels: [KernelKind]
+  private let kernels: KernelPolicy
 
   /// - Parameters:
   ///   - threads: chunks are shared out among this many threads.
@@ -46,35 +47,63 @@ public final class Evaluator {
   ///     from measurements (kept per layer shape, and between processes when a cache is set).
   public init(model: Model, threads: Int = GEMM.defaultThreads, kernels: KernelPolicy = .automatic) {
     let first = ExecutionPlan(model: model, capacity: Self.chunkSize, gradients: false)
-    let plans = [first] + (1..<max(1, threads)).map { _ in ExecutionPlan(sharingParametersOf: first, capacity: Self.chunkSize) }
-    let single = ExecutionPlan(sharingParametersOf: first, capacity: 1)
-    var batchKernels: [KernelKind] = []
-    var singleSampleKernels: [KernelKind] = []
-    for (position, step) in first.weightedSteps.enumerated() {
-      let weights = UnsafeBufferPointer(step.weight.value)
-      // A layer without zero weights runs dense unless told otherwise, without compressing it.
-      guard kernels == .sparse || (kernels == .automatic && weights.contains(0)) else {
-        batchKernels.append(.dense)
-        singleSampleKernels.append(.dense)
-        continue
-      }
-      let matrix = SparseMatrix(weights: weights, rows: step.rows, columns: step.columns)
-      let kinds =
-        kernels == .sparse
-        ? (batch: KernelKind.sparse, single: KernelKind.sparse)
-        : KernelSelector.shared.kinds(for: matrix, convolution: step.convolution)
-      batchKernels.append(kinds.batch)
-      singleSampleKernels.append(kinds.single)
-      let batch = kinds.batch == .sparse ? matrix : nil
-      let one = kinds.single == .sparse ? matrix : nil
-      for plan in plans + [single] { plan.useSparse(position, batch: batch, single: one) }
-    }
-    self.plans = plans
-    self.single = single
-    self.batchKernels = batchKernels
-    self.singleSampleKernels = singleSampleKernels
+    plans = [first] + (1..<max(1, threads)).map { _ in ExecutionPlan(sharingParametersOf: first, capacity: Self.chunkSize) }
+    single = ExecutionPlan(sharingParametersOf: first, capacity: 1)
+    self.kernels = kernels
+    let count = first.weightedSteps.count
+    batchKernels = [KernelKind](repeating: .dense, count: count)
+    singleSampleKernels = [KernelKind](repeating: .dense, count: count)
     inputCount = first.valueFeatures[0]
     classCount = first.classCount
+    for position in 0..<count { chooseKernels(position) }
+  }
+
+  /// Has the Linear or Conv2d layer at `position` (module order) run on the kernels `kernels`
+  /// picks for its weights as they are now.
+  private func chooseKernels(_ position: Int) {
+    let step = plans[0].weightedSteps[position]
+    let weights = UnsafeBufferPointer(step.weight.value)
+    // A layer without zero weights runs dense unless told otherwise, without compressing it.
+    guard kernels == .sparse || (kernels == .automatic && weights.contains(0)) else {
+      batchKernels[position] = .dense
+      singleSampleKernels[position] = .dense
+      for plan in plans + [single] { plan.useSparse(position, batch: nil, single: nil) }
+      return
+    }
+    let matrix = SparseMatrix(weights: weights, rows: step.rows, columns: step.columns)
+    let kinds =
+      kernels == .sparse
+      ? (batch: KernelKind.sparse, single: KernelKind.sparse)
+      : KernelSelector.shared.kinds(for: matrix, convolution: step.convolution)
+    batchKernels[position] = kinds.batch
+    singleSampleKernels[position] = kinds.single
+    let batch = kinds.batch == .sparse ? matrix : nil
+    let one = kinds.single == .sparse ? matrix : nil
+    for plan in plans + [single] { plan.useSparse(position, batch: batch, single: one) }
+  }
+
+  /// Whether `replaceWeights(of:with:)` can change the layer at `path`: not one whose plans run
+  /// it with a BatchNorm folded in, whose weights derive from the BatchNorm's too.
+  public func canReplaceWeights(of path: ParameterPath) -> Bool {
+    guard let step = plans[0].weightedSteps.first(where: { $0.path == path }) else { return false }
+    return (step as? Conv2dStep)?.foldsBatchNorm != true
+  }
+
+  /// Replaces, in place, the weights of the Linear or Conv2d layer at `path` with `layer`'s
+  /// (the same shape; pruned entries zero), and chooses its kernels again: the evaluator then
+  /// computes what a new one for the changed model would, without compiling its plans again
+  /// or copying the other layers. The explorer applies each key press's masks this way.
+  /// - Complexity: O(weights of the layer).
+  public func replaceWeights(of path: ParameterPath, with layer: WeightedLayer) {
+    guard let position = plans[0].weightedSteps.firstIndex(where: { $0.path == path }), canReplaceWeights(of: path) else {
+      preconditionFailure("no Linear or Conv2d layer at \(path) whose weights can be replaced alone")
+    }
+    let target = plans[0].weightedSteps[position].weight.value
+    precondition(target.count == layer.weight.count, "\(layer.weight.count) weights for a layer of \(target.count)")
+    layer.weight.scalars.withUnsafeBufferPointer { source in
+      _ = UnsafeMutableBufferPointer(rebasing: target[...]).update(fromContentsOf: source)
+    }
+    chooseKernels(position)
   }
 
   /// The logits of the first `limit` samples (all when `nil`), sample-major `[samples, classes]`:
@@ -97,6 +126,12 @@ public final class Evaluator {
   /// Evaluates on the first `limit` samples of `dataset` (all when `nil`).
   /// - Complexity: O(samples · parameters), split over the threads.
   public func evaluate(_ dataset: Dataset, limit: Int? = nil) -> Evaluation {
+    evaluate(dataset, limit: limit, stoppingWhen: { false })!
+  }
+
+  /// `evaluate(_:limit:)`, abandoned as soon as `isStale` holds between chunks.
+  /// - Returns: nil when abandoned.
+  public func evaluate(_ dataset: Dataset, limit: Int? = nil, stoppingWhen isStale: () -> Bool) -> Evaluation? {
     precondition(
       dataset.classCount <= classCount,
       "labels go up to \(dataset.classCount - 1) but the model has \(classCount) outputs")
@@ -105,13 +140,14 @@ public final class Evaluator {
     guard chunks > 0 else { return Evaluation(accuracy: 0, loss: 0, samples: 0, correct: 0) }
     let results = UnsafeMutableBufferPointer<(loss: Double, correct: Int)>.allocate(capacity: chunks)
     defer { results.deallocate() }
-    dataset.labels.withUnsafeBufferPointer { labels in
-      forEachChunk(dataset, count: count) { plan, first, n in
+    let finished = dataset.labels.withUnsafeBufferPointer { labels in
+      forEachChunk(dataset, count: count, stoppingWhen: isStale) { plan, first, n in
         results[first / Self.chunkSize] = Kernels.softmaxCrossEntropy(
           logits: plan.logits, classes: classCount, batch: n, leadingDimension: n,
           labels: labels.baseAddress! + first, gradient: nil, gradientScale: 0)
       }
     }
+    guard finished else { return nil }
     let loss = results.reduce(0) { $0 + $1.loss }
     let correct = results.reduce(0) { $0 + $1.correct }
     return Evaluation(
@@ -124,12 +160,24 @@ public final class Evaluator {
   ///
   /// Chunks are dealt out in a fixed pattern and each kernel runs on one thread, so results do
   /// not depend on timing or on the thread count.
-  private func forEachChunk(_ dataset: Dataset, count: Int, _ body: (ExecutionPlan, Int, Int) -> Void) {
+  /// - Returns: false when `isStale` held before some chunk, which was then skipped.
+  @discardableResult
+  private func forEachChunk(
+    _ dataset: Dataset, count: Int, stoppingWhen isStale: () -> Bool = { false },
+    _ body: (ExecutionPlan, Int, Int) -> Void
+  ) -> Bool {
     let chunks = (count + Self.chunkSize - 1) / Self.chunkSize
     let workers = min(plans.count, chunks)
+    let stopped = UnsafeMutableBufferPointer<Bool>.allocate(capacity: max(1, workers))
+    stopped.initialize(repeating: false)
+    defer { stopped.deallocate() }
     parallelFor(workers) { worker in
       let plan = plans[worker]
       for index in stride(from: worker, to: chunks, by: workers) {
+        if isStale() {
+          stopped[worker] = true
+          break
+        }
         let first = index * Self.chunkSize
         let n = min(Self.chunkSize, count - first)
         dataset.gatherFeatureMajor(range: first..<(first + n), into: plan.input, leadingDimension: n)
@@ -137,6 +185,7 @@ public final class Evaluator {
         body(plan, first, n)
       }
     }
+    return !stopped.contains(true)
   }
 
   // MARK: - Single samples

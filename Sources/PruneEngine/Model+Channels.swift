@@ -46,4 +46,18 @@ extension Model {
     }
     return model
   }
+
+  /// The model with the producers and BatchNorm parameters of `group` as they are in `base`.
+  func restoring(_ group: ChannelGroup, from base: Model) -> Model {
+    var model = self
+    for path in group.producers {
+      if let layer = base.weightedLayer(at: path) { model.replaceWeightedLayer(at: path, with: layer) }
+    }
+    for norm in group.norms {
+      for name in ["weight", "bias"] {
+        if let parameter = base.parameters[norm.appending(name)] { model.updateParameter(parameter) }
+      }
+    }
+    return model
+  }
 }

@@ -88,12 +88,30 @@ public struct ModelMetrics: Sendable, Equatable {
     let outputs = Dictionary(leaves.map { ($0.path, $0.output) }, uniquingKeysWith: { first, _ in first })
     layers = model.weightedLayers.map { path, dense in
       let output = outputs[path] ?? []
-      return LayerMetrics(
-        name: path.appending("weight").description, shape: dense.weight.shape, parameters: dense.weight.count,
-        nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: Self.tiesAtCut(dense),
-        positions: dense.isConvolution && output.count == 3 ? output[1] * output[2] : 1,
-        liveRows: Self.liveRows(dense), isConvolution: dense.isConvolution)
+      return Self.metrics(of: dense, at: path, positions: dense.isConvolution && output.count == 3 ? output[1] * output[2] : 1)
     }
+  }
+
+  /// These figures after the weighted layers at `paths` of `model` changed (their weights and
+  /// masks, not their shapes): equal to `ModelMetrics(model)` when the other layers are as
+  /// these figures counted them.
+  /// - Complexity: O(weights of the changed layers).
+  public func updating(_ model: Model, layers paths: [ParameterPath]) -> ModelMetrics {
+    var result = self
+    for path in paths {
+      let name = path.appending("weight").description
+      guard let index = result.layers.firstIndex(where: { $0.name == name }), let dense = model.weightedLayer(at: path)
+      else { continue }
+      result.layers[index] = Self.metrics(of: dense, at: path, positions: layers[index].positions)
+    }
+    return result
+  }
+
+  private static func metrics(of dense: WeightedLayer, at path: ParameterPath, positions: Int) -> LayerMetrics {
+    LayerMetrics(
+      name: path.appending("weight").description, shape: dense.weight.shape, parameters: dense.weight.count,
+      nonzero: dense.weight.nonzeroCount, biasCount: dense.bias.count, tiesAtCut: tiesAtCut(dense),
+      positions: positions, liveRows: liveRows(dense), isConvolution: dense.isConvolution)
   }
 
   private static func liveRows(_ dense: WeightedLayer) -> Int {

@@ -12,8 +12,10 @@ struct BenchCommand: ParsableCommand {
       (mlp:784-300-100-10: GEMMs, training, evaluation dense and sparse, the explorer), of \
       LeNet-5 (lenet5: its GEMMs and convolution kernels, training, evaluation, per-layer times \
       dense, sparse and shrunk) and of ResNet-20 on images of the data's shape (training, and \
-      evaluation of 1,000 test images). Build with -c release; a debug build is 10 to 100 \
-      times slower.
+      evaluation of 1,000 test images). --suite explorer (not part of all) presses threshold \
+      keys in the explorer on LeNet-300-100, ResNet-20 and a ResNet of about 1M parameters: \
+      key press to redrawn screen, median and worst. Build with -c release; a debug build is \
+      10 to 100 times slower.
       """)
 
   /// Which models are measured.
@@ -22,6 +24,8 @@ struct BenchCommand: ParsableCommand {
     case mlp
     case lenet5
     case resnet20
+    /// Threshold key presses in the explorer on LeNet-300-100 and two ResNets.
+    case explorer
 
     /// The fixed-input networks the suite trains and evaluates on the data (ResNet-20 takes the
     /// data's image shape).
@@ -30,7 +34,7 @@ struct BenchCommand: ParsableCommand {
       case .all: [.lenet300100, .lenet5]
       case .mlp: [.lenet300100]
       case .lenet5: [.lenet5]
-      case .resnet20: []
+      case .resnet20, .explorer: []
       }
     }
   }
@@ -62,6 +66,7 @@ struct BenchCommand: ParsableCommand {
     if suite == .all || suite == .mlp { result.mlp = try measureMLP(data: data, source: source, threads: threads) }
     if suite == .all || suite == .lenet5 { result.lenet5 = try measureLeNet5(data: data, threads: threads) }
     if suite == .all || suite == .resnet20 { result.resnet20 = try measureResNet20(data: data, threads: threads) }
+    if suite == .explorer { result.explorer = try measureExplorerKeyPresses(data: data, source: source) }
     if output.json {
       try JSONOutput.print(result)
     } else {
@@ -284,7 +289,7 @@ struct BenchCommand: ParsableCommand {
     Double(dense.weight.nonzeroCount) / Double(max(1, dense.weight.count))
   }
 
-  private func note(_ stage: String) {
+  func note(_ stage: String) {
     if output.showsProgress { Console.note("bench: \(stage)") }
   }
 }

@@ -113,8 +113,9 @@ struct BenchResult: Encodable {
   var mlp: MLPFigures?
   var lenet5: LeNet5Figure?
   var resnet20: ResNetFigure?
+  var explorer: [KeyPressFigure]?
 
-  enum CodingKeys: String, CodingKey { case machine, threads, data, lenet5, resnet20 }
+  enum CodingKeys: String, CodingKey { case machine, threads, data, lenet5, resnet20, explorer }
 
   func encode(to encoder: Encoder) throws {
     try mlp?.encode(to: encoder)
@@ -124,12 +125,14 @@ struct BenchResult: Encodable {
     try container.encode(data, forKey: .data)
     try container.encodeIfPresent(lenet5, forKey: .lenet5)
     try container.encodeIfPresent(resnet20, forKey: .resnet20)
+    try container.encodeIfPresent(explorer, forKey: .explorer)
   }
 
   var table: String {
     var lines = ["machine: \(machine), \(threads) threads", "data:    \(data)"]
     if let mlp { lines += ["", mlpTable(mlp)] }
     if let lenet5 { lines += ["", leNet5Table(lenet5)] }
+    if let explorer { lines += ["", Self.keyPressTable(explorer)] }
     if let resnet20 {
       let shape = resnet20.inputShape.map(String.init).joined(separator: "x")
       lines += [

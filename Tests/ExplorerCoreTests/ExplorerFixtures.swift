@@ -176,3 +176,20 @@ func expectText(_ screen: ScreenBuffer, _ expected: String, sourceLocation: Sour
   let actual = lines.joined(separator: "\n")
   #expect(actual == expected, "got:\n\(actual)\nexpected:\n\(expected)", sourceLocation: sourceLocation)
 }
+
+/// A made-up residual network's layers as the explorer lists them: a stem, two blocks (the
+/// second with a shortcut convolution) and the classifier, scored by magnitude.
+enum ResidualFixture {
+  static let paths = ["conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2", "layer2.0.shortcut.0", "fc"]
+
+  static func snapshot() -> SessionSnapshot {
+    var snapshot = Fixture.snapshot()
+    snapshot.layers = paths.enumerated().map { index, path in
+      var layer = Fixture.layer(index, shape: [2, 3], weights: Fixture.weights4, target: index % 2 == 0 ? 0.5 : 0)
+      layer.path = ParameterPath(path)!
+      return layer
+    }
+    snapshot.metrics = Fixture.metrics(snapshot.layers)
+    return snapshot
+  }
+}

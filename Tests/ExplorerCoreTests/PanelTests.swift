@@ -1,3 +1,4 @@
+import PruneEngine
 import Testing
 @testable import ExplorerCore
 
@@ -25,6 +26,46 @@ struct PanelTests {
         2.weight  0.15      ████░░░░░░░░░░░░  25.0%        9     0
         4.weight  0.3       ████████░░░░░░░░  50.0%        3     2
       """)
+  }
+
+  /// A residual network's layers grouped by block: the first layer of a block named in full,
+  /// the others indented under it by their names in the block.
+  @Test func theLayerTableGroupsLayersByBlock() {
+    expectText(
+      PanelCases.tableResidual,
+      """
+        layer          shape     threshold sparsity                      nonzero  ties
+        conv1          2x3       0.3       ███████████░░░░░░░░░░  50.0%        3     2
+        layer1.0.conv1 2x3       -         ░░░░░░░░░░░░░░░░░░░░░   0.0%        6     0
+          conv2        2x3       0.3       ███████████░░░░░░░░░░  50.0%        3     2
+        layer2.0.conv1 2x3       -         ░░░░░░░░░░░░░░░░░░░░░   0.0%        6     0
+          conv2        2x3       0.3       ███████████░░░░░░░░░░  50.0%        3     2
+      >   shortcut.0   2x3       -         ░░░░░░░░░░░░░░░░░░░░░   0.0%        6     0
+        fc             2x3       0.3       ███████████░░░░░░░░░░  50.0%        3     2
+      """)
+  }
+
+  /// At the narrowest screen a long name keeps its room and the shape column goes; without
+  /// room, names lose their start and keep the end that tells them apart.
+  @Test func aNarrowTableElidesLongNamesFromTheLeft() {
+    expectText(
+      PanelCases.tableResidualNarrow,
+      """
+        layer          threshold sparsity            nonzero  ties
+      > conv1          0.3       ██████░░░░░  50.0%        3     2
+        layer1.0.conv1 -         ░░░░░░░░░░░   0.0%        6     0
+          conv2        0.3       ██████░░░░░  50.0%        3     2
+        layer2.0.conv1 -         ░░░░░░░░░░░   0.0%        6     0
+          conv2        0.3       ██████░░░░░  50.0%        3     2
+          shortcut.0   -         ░░░░░░░░░░░   0.0%        6     0
+        fc             0.3       ██████░░░░░  50.0%        3     2
+      """)
+    #expect(LayerTablePanel.elideLeft("layer2.0.conv1", 9, ellipsis: "…") == "…0.conv1")
+    #expect(LayerTablePanel.elideLeft("  shortcut.0", 9, ellipsis: "...") == "  ...ut.0")
+    #expect(LayerTablePanel.displayNames(["0", "2"].map { ParameterPath($0)! }) == ["0.weight", "2.weight"])
+    // Scrolled so that a block's second layer is on top: it is named in full.
+    let paths = ResidualFixture.paths.map { ParameterPath($0)! }
+    #expect(LayerTablePanel.displayNames(paths, firstShown: 2)[1...4] == ["layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "  conv2"])
   }
 
   /// Five layers in three rows, the last selected.

@@ -115,6 +115,16 @@ enum PanelCases {
 
   static var tableScrolled: ScreenBuffer { render(LayerTablePanel.render, fiveLayers, width: 80, height: 4) }
 
+  static var tableResidual: ScreenBuffer {
+    var state = Fixture.state(snapshot: ResidualFixture.snapshot())
+    for _ in 0..<5 { _ = Reducer.reduce(&state, .key(.down)) }
+    return render(LayerTablePanel.render, state, width: 80, height: 8)
+  }
+
+  static var tableResidualNarrow: ScreenBuffer {
+    render(LayerTablePanel.render, Fixture.state(snapshot: ResidualFixture.snapshot()), width: 60, height: 8)
+  }
+
   static var tableNeurons: ScreenBuffer { render(LayerTablePanel.render, neuronCriterion, width: 80, height: 4) }
 
   static var tableNeuronsPending: ScreenBuffer {

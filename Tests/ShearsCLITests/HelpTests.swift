@@ -242,7 +242,10 @@ import Testing
       explorer), of LeNet-5 (lenet5: its GEMMs and convolution kernels, training,
       evaluation, per-layer times dense, sparse and shrunk) and of ResNet-20 on
       images of the data's shape (training, and evaluation of 1,000 test images).
-      Build with -c release; a debug build is 10 to 100 times slower.
+      --suite explorer (not part of all) presses threshold keys in the explorer on
+      LeNet-300-100, ResNet-20 and a ResNet of about 1M parameters: key press to
+      redrawn screen, median and worst. Build with -c release; a debug build is 10 to
+      100 times slower.
 
       USAGE: shears bench [--data <DIR>] [--json] [--progress] [--repetitions <repetitions>] [--suite <suite>]
 
@@ -255,7 +258,7 @@ import Testing
                                 Repetitions per measurement, 1 to 1000 (the median is
                                 reported). (default: 5)
         --suite <suite>         Which models to measure. (values: all, mlp, lenet5,
-                                resnet20; default: all)
+                                resnet20, explorer; default: all)
         -h, --help              Show help information.
       """)
   }

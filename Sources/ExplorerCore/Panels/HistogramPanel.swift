@@ -29,19 +29,22 @@ enum HistogramPanel {
     let title = titles.first { $0.count <= rect.width } ?? titles[titles.count - 1]
     screen.write(Format.fit(title, rect.width), column: rect.left, row: rect.top, style: .bold)
 
+    // Finite, ascending.
     let values = layer.scores.values
-    guard !values.isEmpty else {
+    guard !values.isEmpty || nonFinite > 0 else {
       screen.write(Format.fit("every unit is pruned", rect.width), column: rect.left, row: rect.top + 1, style: .dim)
       return
     }
-    var low = Float.infinity
-    var high = -Float.infinity
-    for value in values where value.isFinite {
-      let v = absolute ? abs(value) : value
-      low = min(low, v)
-      high = max(high, v)
+    var (low, high): (Float, Float) = (0, 0)
+    if let first = values.first, let last = values.last {
+      if absolute {
+        let zero = partitionIndex(values, 0..<values.count) { $0 >= 0 }
+        low = min(zero < values.count ? abs(values[zero]) : .infinity, zero > 0 ? abs(values[zero - 1]) : .infinity)
+        high = max(abs(first), abs(last))
+      } else {
+        (low, high) = (first, last)
+      }
     }
-    if nonFinite == values.count { (low, high) = (0, 0) }
     // |w| is drawn from 0, where magnitude pruning starts; scores span their own range, so
     // the few close scores of a layer's filters or neurons do not crowd into a few columns.
     if absolute && criterion == .magnitude { low = 0 }
@@ -55,8 +58,7 @@ enum HistogramPanel {
       let position = (value - low) * scale
       return position.isNaN ? 0 : Int(min(Float(bins - 1), max(0, position)))
     }
-    var counts = [Int](repeating: 0, count: bins)
-    for value in values where value.isFinite { counts[column(absolute ? abs(value) : value)] += 1 }
+    let counts = columnCounts(values, bins: bins, absolute: absolute, column: column)
 
     let height: (Int) -> Double = { state.logCounts ? log1p(Double($0)) : Double($0) }
     let tallest = max(1e-9, counts.map(height).max() ?? 1)
@@ -93,6 +95,43 @@ enum HistogramPanel {
       low: low, high: high, cut: cutMagnitude.map { (absolute ? "" : "±") + Format.score($0) }, uncut: uncut,
       markers: markers, glyphs: state.glyphs,
       in: Rect(left: rect.left, top: rect.bottom - 1, width: rect.width, height: 1), into: &screen)
+  }
+
+  /// How many of `values` (finite, ascending) fall in each of `bins` columns, `column` being
+  /// the column of a value (of its magnitude when `absolute`), which never decreases as the
+  /// value grows: the same counts as a pass over every value, in O(bins · log n).
+  static func columnCounts(_ values: [Float], bins: Int, absolute: Bool, column: (Float) -> Int) -> [Int] {
+    var counts = [Int](repeating: 0, count: bins)
+    let n = values.count
+    // The values at and above zero (all of them when signed): columns rise with the index.
+    let zero = absolute ? partitionIndex(values, 0..<n) { $0 >= 0 } : 0
+    var start = zero
+    for bin in 0..<bins {
+      let end = bin == bins - 1 ? n : partitionIndex(values, start..<n) { column(absolute ? abs($0) : $0) > bin }
+      counts[bin] += end - start
+      start = end
+    }
+    // The negative values of a magnitude histogram: columns fall as the index rises.
+    guard absolute else { return counts }
+    var end = zero
+    for bin in 0..<bins {
+      let begin = bin == bins - 1 ? 0 : partitionIndex(values, 0..<end) { column(abs($0)) <= bin }
+      counts[bin] += end - begin
+      end = begin
+    }
+    return counts
+  }
+
+  /// The first index of `range` where `isPast` holds (it holds for a suffix of the range), or
+  /// its end.
+  private static func partitionIndex(_ values: [Float], _ range: Range<Int>, _ isPast: (Float) -> Bool) -> Int {
+    var low = range.lowerBound
+    var high = range.upperBound
+    while low < high {
+      let middle = (low + high) / 2
+      if isPast(values[middle]) { high = middle } else { low = middle + 1 }
+    }
+    return low
   }
 
   /// The axis row: the lowest and highest value at the ends, the cut markers, and the cut's

@@ -128,16 +128,19 @@ public enum Checkpoint {
 
   /// Warnings for NaN and infinite parameters (the model loads; its outputs will not be usable).
   public static func nonFiniteWarnings(in model: Model) -> [String] {
-    model.namedParameters.compactMap { name, tensor in
-      var nans = 0
-      var infinities = 0
-      for value in tensor.scalars where !value.isFinite {
-        if value.isNaN { nans += 1 } else { infinities += 1 }
-      }
-      guard nans + infinities > 0 else { return nil }
-      let parts = [nans > 0 ? "\(nans) NaN" : nil, infinities > 0 ? "\(infinities) infinite" : nil].compactMap { $0 }
-      return "\(name) holds \(parts.joined(separator: " and ")) value\(nans + infinities == 1 ? "" : "s")"
+    model.namedParameters.compactMap { name, tensor in nonFiniteWarning(name: name, tensor: tensor) }
+  }
+
+  /// The warning `nonFiniteWarnings` gives for one tensor; nil when every value is finite.
+  public static func nonFiniteWarning(name: String, tensor: Tensor) -> String? {
+    var nans = 0
+    var infinities = 0
+    for value in tensor.scalars where !value.isFinite {
+      if value.isNaN { nans += 1 } else { infinities += 1 }
     }
+    guard nans + infinities > 0 else { return nil }
+    let parts = [nans > 0 ? "\(nans) NaN" : nil, infinities > 0 ? "\(infinities) infinite" : nil].compactMap { $0 }
+    return "\(name) holds \(parts.joined(separator: " and ")) value\(nans + infinities == 1 ? "" : "s")"
   }
 
   /// Prefix of the tensors that hold the rewind weights.

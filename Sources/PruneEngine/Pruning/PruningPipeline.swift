@@ -30,6 +30,11 @@ public enum PruningPipeline {
     return PruningOutcome(model: rewrite(request.criterion, original: model, pruned: pruned), layers: layers)
   }
 
+  /// Whether `criterion` changes the weights it keeps (`rewrite` is then not the identity).
+  public static func rewritesWeights(_ criterion: Criterion) -> Bool {
+    criterion.scorer.rewriting != nil
+  }
+
   /// `pruned` (masked from `original`) with the kept weights rewritten as `criterion` does
   /// after selection; `pruned` itself for criteria that only mask.
   public static func rewrite(_ criterion: Criterion, original: Model, pruned: Model) -> Model {

@@ -41,7 +41,8 @@ public struct RankedPruning: Sendable {
       let position = Int32(layers.count)
       layers.append(
         LayerRanking(
-          layer: layerScores.layer, group: candidates.group, units: units, alreadyPruned: units - order.count, order: order))
+          layer: layerScores.layer, group: candidates.group, units: units, alreadyPruned: units - order.count,
+          order: order))
       if scope == .global {
         for unit in order { pool.append((values[Int(unit)], position, unit)) }
       }
@@ -54,35 +55,90 @@ public struct RankedPruning: Sendable {
   /// `base` (the model ranked) pruned to `targets`: per layer with layer scope; with global
   /// scope the largest target applies to all ranked layers together.
   public func pruned(_ base: Model, targets: [ParameterPath: Double]) -> Model {
-    var selections = [[Int32]](repeating: [], count: layers.count)
+    pruned(base, counts: counts(targets: targets), from: nil).model
+  }
+
+  /// How many of each ranked layer's kept units `targets` prune: the length of the prefix of
+  /// the layer's ranking that is pruned. In global scope too a layer's pruned units are a
+  /// prefix of its own ranking (the global ranking orders each layer's units as its own does).
+  /// - Complexity: O(layers) in layer scope; O(units pruned) in global scope.
+  public func counts(targets: [ParameterPath: Double]) -> [ParameterPath: Int] {
+    var counts = [Int](repeating: 0, count: layers.count)
     switch scope {
     case .layer:
       for (position, layer) in layers.enumerated() {
-        let target = targets[layer.layer] ?? 0
-        let count = Self.count(target: target, units: layer.units, alreadyPruned: layer.alreadyPruned)
-        selections[position] = Array(layer.order.prefix(count))
+        counts[position] = Self.count(target: targets[layer.layer] ?? 0, units: layer.units, alreadyPruned: layer.alreadyPruned)
       }
     case .global:
       let target = layers.compactMap { targets[$0.layer] }.max() ?? 0
       let units = layers.reduce(0) { $0 + $1.units }
       let pruned = layers.reduce(0) { $0 + $1.alreadyPruned }
       for entry in globalOrder.prefix(Self.count(target: target, units: units, alreadyPruned: pruned)) {
-        selections[Int(entry.layer)].append(entry.unit)
+        counts[Int(entry.layer)] += 1
       }
     }
-    var model = base
-    for (layer, selection) in zip(layers, selections) where !selection.isEmpty {
-      if let group = layer.group {
-        model = model.pruningChannels(selection.map(Int.init), of: group)
+    return Dictionary(uniqueKeysWithValues: zip(layers.map(\.layer), counts))
+  }
+
+  /// `base` with each ranked layer's `counts` lowest-ranked kept units pruned, made from
+  /// `previous` (this ranking's pruning of `base` to other counts) by changing only the masks
+  /// of the layers whose count differs and only at the units between the two counts: the
+  /// model equals `pruned(base, targets:)` for targets with these counts.
+  /// - Returns: the model and the layers whose weights differ from `previous`'s (every layer
+  ///   with a count when there is no previous pruning).
+  /// - Complexity: O(weights of the changed layers), which are copied once each.
+  public func pruned(
+    _ base: Model, counts: [ParameterPath: Int], from previous: (model: Model, counts: [ParameterPath: Int])?
+  ) -> (model: Model, changed: [ParameterPath]) {
+    var model = previous?.model ?? base
+    var changed: [ParameterPath] = []
+    for layer in layers {
+      let count = counts[layer.layer] ?? 0
+      let before = previous.map { $0.counts[layer.layer] ?? 0 } ?? 0
+      guard previous == nil ? count > 0 : count != before else { continue }
+      guard let original = base.weightedLayer(at: layer.layer) else { continue }
+      // Channels coupled to other layers or to BatchNorms are pruned as their whole group,
+      // from the base.
+      if let group = layer.group, group.producers.count > 1 || !group.norms.isEmpty {
+        model = model.restoring(group, from: base).pruningChannels(layer.order.prefix(count).map(Int.init), of: group)
+        changed += group.producers
         continue
       }
-      guard var dense = base.weightedLayer(at: layer.layer) else { continue }
+      changed.append(layer.layer)
+      // A layer left unpruned is the base's own, mask and all.
+      guard count > 0 else {
+        model.replaceWeightedLayer(at: layer.layer, with: original)
+        continue
+      }
+      let from = before > 0 ? previous?.model.weightedLayer(at: layer.layer) : nil
+      var dense = from ?? original
       var mask = dense.keptMask
-      for unit in selection { mask[Int(unit)] = 0 }
+      let originalMask = original.mask
+      let columns = granularity == .weight ? 1 : dense.inputCount
+      let start = from == nil ? 0 : before
+      dense.weight.scalars.withUnsafeMutableBufferPointer { weights in
+        original.weight.scalars.withUnsafeBufferPointer { originals in
+          if count > start {
+            for unit in layer.order[start..<count] {
+              for index in (Int(unit) * columns)..<((Int(unit) + 1) * columns) {
+                mask[index] = 0
+                weights[index] = 0
+              }
+            }
+          } else {
+            for unit in layer.order[count..<start] {
+              for index in (Int(unit) * columns)..<((Int(unit) + 1) * columns) {
+                mask[index] = originalMask?[index] ?? 1
+                weights[index] = originals[index]
+              }
+            }
+          }
+        }
+      }
       dense.setMask(mask)
       model.replaceWeightedLayer(at: layer.layer, with: dense)
     }
-    return model
+    return (model, changed)
   }
 
   /// Units to prune among the kept ones so that `target` of `units` end up pruned: the cumulative
