@@ -197,7 +197,7 @@ struct ReducerTests {
     var state = Fixture.state(snapshot: snapshot)
     #expect(press(.character("g"), in: &state).isEmpty)
     #expect(
-      state.notice == "neuron-l2 ranks within each layer; global scope needs magnitude, random, gradient, taylor, apoz")
+      state.notice == "neuron-l2 ranks within each layer; global scope needs magnitude, random, gradient, taylor, apoz, bn-scale")
     #expect(state.scope == .layer)
   }
 
@@ -208,7 +208,7 @@ struct ReducerTests {
     #expect(state.criterion == .gradient)
     #expect(state.snapshot.criterion == .magnitude)
     var last = Fixture.snapshot()
-    last.criterion = .redundancy
+    last.criterion = .batchNormScale
     state = Fixture.state(snapshot: last)
     #expect(press(.character("c"), in: &state) == [.send(.setCriterion(.magnitude))])
   }
