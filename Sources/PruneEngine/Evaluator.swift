@@ -113,7 +113,7 @@ public final class Evaluator {
     let classes = classCount
     var result = [Float](repeating: 0, count: count * classes)
     result.withUnsafeMutableBufferPointer { result in
-      forEachChunk(dataset, count: count) { plan, first, n in
+      _ = forEachChunk(dataset, count: count) { plan, first, n in
         let logits = plan.logits
         for j in 0..<n {
           for c in 0..<classes { result[(first + j) * classes + c] = logits[c * n + j] }

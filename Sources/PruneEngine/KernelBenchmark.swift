@@ -87,9 +87,9 @@ public struct GEMMShape: Sendable, Equatable {
 
 /// Timings of the engine's kernels, for `shears bench`.
 public enum KernelBenchmark {
-  /// GFLOP/s of the 10x32 micro-kernel alone on one thread, with operands resident in L1: the
-  /// ceiling the blocked GEMM can reach, and proof that the build uses the CPU's full vector
-  /// width (a build without FMA targets runs it some 100 times slower).
+  /// GFLOP/s of the 10x32 tile kernel (`GEMM.tileDescription`) alone on one thread, with
+  /// operands resident in L1: the ceiling the blocked GEMM can reach, and proof that the build
+  /// uses the CPU's full vector width (a build without FMA targets runs it some 100 times slower).
   public static func microKernelGFLOPS(clock: MonotonicClock, repetitions: Int = 5) -> Double {
     let depth = 256
     let a = UnsafeMutableBufferPointer<Float>.allocate(capacity: depth * GEMM.mr)
@@ -103,9 +103,10 @@ public enum KernelBenchmark {
     let samples = (0..<repetitions).map { _ in
       let start = clock.nanoseconds()
       for _ in 0..<calls {
-        GEMM.microKernel(
-          depth: depth, a: a.baseAddress!, aRowStride: 1, aColumnStride: GEMM.mr,
-          b: b.baseAddress!, bRowStride: GEMM.nr, c: c.baseAddress!, ldc: GEMM.nr, accumulate: true)
+        GEMM.tileKernel(
+          tileRows: GEMM.mr, depth: depth, a: a.baseAddress!, aRowStride: 1, aColumnStride: GEMM.mr,
+          b: b.baseAddress!, bRowStride: GEMM.nr, c: c.baseAddress!, ldc: GEMM.nr, accumulate: true, bias: nil,
+          relu: false, rows: GEMM.mr)
       }
       return clock.seconds(since: start)
     }

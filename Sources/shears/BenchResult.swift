@@ -147,7 +147,8 @@ struct BenchResult: Encodable {
 
   private func mlpTable(_ mlp: MLPFigures) -> String {
     var lines = [
-      String(format: "micro-kernel 10x32 SIMD16 FMA, 1 thread, L1-resident: %.1f GFLOP/s", mlp.microKernelGflops),
+      "micro-kernel \(GEMM.tileDescription), 1 thread, L1-resident: "
+        + String(format: "%.1f GFLOP/s", mlp.microKernelGflops),
       "",
       "GEMM (LeNet-300-100, batch 64)        m     n     k  form   GFLOP/s 1T  GFLOP/s \(threads)T",
     ]
