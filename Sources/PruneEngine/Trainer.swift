@@ -31,6 +31,9 @@ public struct TrainingOptions: Sendable, Equatable {
   public var l1BatchNorm: Float
   /// L2 penalty on every parameter, as PyTorch's `weight_decay`.
   public var weightDecay: Float
+  /// Random shifts and flips of the training images, drawn per sample and batch; nil trains on
+  /// the images as they are.
+  public var augmentation: ImageAugmentation?
   /// Keep a copy of the weights after this epoch (0 = before training) for lottery-ticket
   /// rewinding; see `TrainingReport.rewindWeights`.
   public var rewindEpoch: Int?
@@ -40,8 +43,9 @@ public struct TrainingOptions: Sendable, Equatable {
 
   public init(
     epochs: Int, batchSize: Int = 64, optimizer: OptimizerKind = .adam(learningRate: 1e-3),
-    schedule: LearningRateSchedule = .cosine, l1: Float = 0, l1BatchNorm: Float = 0, weightDecay: Float = 0, rewindEpoch: Int? = nil,
-    seed: UInt64 = 1, threads: Int = GEMM.defaultThreads
+    schedule: LearningRateSchedule = .cosine, l1: Float = 0, l1BatchNorm: Float = 0, weightDecay: Float = 0,
+    augmentation: ImageAugmentation? = nil, rewindEpoch: Int? = nil, seed: UInt64 = 1,
+    threads: Int = GEMM.defaultThreads
   ) {
     self.rewindEpoch = rewindEpoch
     self.epochs = epochs
@@ -51,6 +55,7 @@ public struct TrainingOptions: Sendable, Equatable {
     self.l1 = l1
     self.l1BatchNorm = l1BatchNorm
     self.weightDecay = weightDecay
+    self.augmentation = augmentation
     self.seed = seed
     self.threads = threads
   }
@@ -164,7 +169,8 @@ public enum Trainer {
     let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
     let state = TrainingState(
       model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1, l1BatchNorm: options.l1BatchNorm,
-      weightDecay: options.weightDecay, maskAll: masks != nil, seed: options.seed)
+      weightDecay: options.weightDecay, augmentation: options.augmentation, maskAll: masks != nil,
+      seed: options.seed)
     var generator = SeededGenerator(seed: options.seed)
     var order = (0..<Int32(dataset.count)).map { $0 }
     let start = clock.nanoseconds()
@@ -237,18 +243,27 @@ final class TrainingState {
   private let values: [UnsafeMutableBufferPointer<Float>]
   private let gradients: [UnsafeMutableBufferPointer<Float>]
   private let labels: UnsafeMutableBufferPointer<UInt8>
+  private let augmentation: ImageAugmentation?
+  /// Draws the augmentation of each sample; its own stream, so augmenting leaves the shuffling
+  /// and Dropout of a seeded run as they were.
+  private var augmentationGenerator: SeededGenerator
+  /// One sample's values, for transforming it in place.
+  private let sampleScratch: UnsafeMutableBufferPointer<Float>
 
   /// - Parameters:
   ///   - l1: the L1 penalty on weights (not biases).
   ///   - l1BatchNorm: the L1 penalty on BatchNorm scales.
+  ///   - augmentation: random transformations of each training image.
   ///   - maskAll: give every weight a mask, so a schedule can prune during the run.
-  /// - seed: seeds the random steps (Dropout), as the run's seed seeds its shuffling.
+  /// - seed: seeds the random steps (Dropout, augmentation), as the run's seed seeds its shuffling.
   init(
     model: Model, capacity: Int, optimizer kind: OptimizerKind, l1: Float, l1BatchNorm: Float, weightDecay: Float,
-    maskAll: Bool,
-    seed: UInt64 = 0
+    augmentation: ImageAugmentation? = nil, maskAll: Bool, seed: UInt64 = 0
   ) {
     template = model
+    self.augmentation = augmentation
+    augmentationGenerator = SeededGenerator(seed: seed ^ 0x6175_676D_656E_7473)
+    sampleScratch = .allocate(capacity: augmentation == nil ? 0 : model.inputShape.reduce(1, *))
     plan = ExecutionPlan(
       model: model, capacity: capacity, gradients: true, maskAll: maskAll, seed: seed)
     let trained = plan.parameters.filter { $0.gradient != nil }
@@ -266,6 +281,7 @@ final class TrainingState {
 
   deinit {
     labels.deallocate()
+    sampleScratch.deallocate()
   }
 
   /// The parameters as a `Model` value.
@@ -277,6 +293,11 @@ final class TrainingState {
   func step(indices: UnsafeBufferPointer<Int32>, dataset: Dataset, learningRateScale: Float, threads: Int) -> Double {
     let n = indices.count
     dataset.gatherFeatureMajor(indices, into: plan.input, leadingDimension: n)
+    if let augmentation, let scratch = sampleScratch.baseAddress {
+      augmentation.apply(
+        to: plan.input, leadingDimension: n, count: n, channels: dataset.channels, rows: dataset.rows,
+        columns: dataset.columns, scratch: scratch, generator: &augmentationGenerator)
+    }
     dataset.labels.withUnsafeBufferPointer { source in
       for j in 0..<n { labels[j] = source[Int(indices[j])] }
     }

@@ -39,6 +39,8 @@ struct FinetuneCommand: ParsableCommand {
     name: .long, help: "L1 penalty X, \(OptionRange<Float>.l1.text): adds X x sum|w| over the weights to the loss.")
   var l1: Float = 0
 
+  @OptionGroup var augmentation: AugmentationOption
+
   @Option(name: .long, help: "Samples per optimizer step, \(OptionRange<Int>.batch.text).")
   var batch = 64
 
@@ -126,7 +128,8 @@ struct FinetuneCommand: ParsableCommand {
       case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
       }
     let options = TrainingOptions(
-      epochs: epochs, batchSize: batch, optimizer: kind, schedule: .cosine, l1: l1, seed: seed)
+      epochs: epochs, batchSize: batch, optimizer: kind, schedule: .cosine, l1: l1,
+      augmentation: augmentation.augmentation, seed: seed)
     let printer = ProgressPrinter()
     let report = try FineTuning.run(
       loaded, schedule: pruningSchedule, sparsity: targetSparsity, request: request, on: train, options: options,
@@ -136,7 +139,7 @@ struct FinetuneCommand: ParsableCommand {
     }
     let evaluation = Evaluator(model: report.model).evaluate(work.test)
     var history = metadata.history
-    var entry = "finetune epochs=\(epochs) \(kind) l1=\(l1) seed=\(seed)"
+    var entry = "finetune epochs=\(epochs) \(kind) l1=\(l1)\(augmentation.historyEntry) seed=\(seed)"
     if rewind { entry += " rewind=\(metadata.rewindEpoch.map(String.init) ?? "?")" }
     if schedule != .none {
       entry += " schedule=\(schedule.rawValue) target=\(targetSparsity ?? 0) criterion=\(criterion.rawValue) scope=\(scope.rawValue)"

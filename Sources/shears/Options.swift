@@ -18,6 +18,21 @@ struct DataOptions: ParsableArguments {
   }
 }
 
+/// `--augment`, for commands that train (`train`, `finetune`).
+struct AugmentationOption: ParsableArguments {
+  @Flag(
+    name: .long,
+    help: """
+      Shift each training image by up to 4 pixels (zero padded) and mirror it left to right at random, \
+      afresh for every sample and epoch (RandomCrop(padding=4) and RandomHorizontalFlip).
+      """)
+  var augment = false
+
+  var augmentation: ImageAugmentation? { augment ? .standard : nil }
+  /// The words the checkpoint's history records for it.
+  var historyEntry: String { augment ? " augment" : "" }
+}
+
 /// `--json` alone, for commands that print no progress (`eval`, `info`).
 struct JSONOption: ParsableArguments {
   @Flag(name: .long, help: "Print exactly one JSON object on stdout.")

@@ -75,6 +75,8 @@ struct TrainCommand: ParsableCommand {
       """, valueName: "X"))
   var l1BatchNorm: Float = 0
 
+  @OptionGroup var augmentation: AugmentationOption
+
   @Option(
     name: .long,
     help: "Also keep the weights after this epoch, 0 (initialisation) to --epochs, for finetune --rewind.")
@@ -123,7 +125,7 @@ struct TrainCommand: ParsableCommand {
       }
     let options = TrainingOptions(
       epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1,
-      l1BatchNorm: l1BatchNorm, rewindEpoch: rewindEpoch, seed: seed)
+      l1BatchNorm: l1BatchNorm, augmentation: augmentation.augmentation, rewindEpoch: rewindEpoch, seed: seed)
     try memory.budget.check(
       architecture.trainingMemory(batchSize: min(batch, data.train.count), optimizer: kind), for: "--arch \(arch)")
     var generator = SeededGenerator(seed: seed)
@@ -140,7 +142,8 @@ struct TrainCommand: ParsableCommand {
       architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
       created: ISO8601DateFormatter().string(from: Date()),
       history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue)"
-          + (l1 > 0 ? " l1=\(l1)" : "") + (l1BatchNorm > 0 ? " l1-bn=\(l1BatchNorm)" : "") + " seed=\(seed)"],
+          + (l1 > 0 ? " l1=\(l1)" : "") + (l1BatchNorm > 0 ? " l1-bn=\(l1BatchNorm)" : "") + augmentation.historyEntry
+          + " seed=\(seed)"],
       rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
     try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
 

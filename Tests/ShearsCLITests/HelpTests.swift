@@ -140,6 +140,10 @@ import Testing
                                 sum|gamma| to the loss, network slimming's sparsity
                                 training (Liu et al. 2017) before prune --criterion
                                 bn-scale. (default: 0.0)
+        --augment               Shift each training image by up to 4 pixels (zero
+                                padded) and mirror it left to right at random, afresh
+                                for every sample and epoch (RandomCrop(padding=4) and
+                                RandomHorizontalFlip).
         --rewind-epoch <rewind-epoch>
                                 Also keep the weights after this epoch, 0
                                 (initialisation) to --epochs, for finetune --rewind.
@@ -344,6 +348,10 @@ import Testing
                                 sgd).
         --l1 <l1>               L1 penalty X, 0 to 1: adds X x sum|w| over the
                                 weights to the loss. (default: 0.0)
+        --augment               Shift each training image by up to 4 pixels (zero
+                                padded) and mirror it left to right at random, afresh
+                                for every sample and epoch (RandomCrop(padding=4) and
+                                RandomHorizontalFlip).
         --batch <batch>         Samples per optimizer step, 1 to 65536. (default: 64)
         --seed <seed>           Seed for shuffling, 0 to 2^64-1. (default: 1)
         --schedule <schedule>   none, oneshot, iterative or gradual. (values: none,
