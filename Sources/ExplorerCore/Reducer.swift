@@ -183,7 +183,7 @@ public enum Reducer {
     let floor: Double
     let old: Double
     switch state.scope {
-    case .layer:
+    case .layer, .row:
       guard selected.isPrunable else {
         state.notice = "\(state.criterion.rawValue) does not prune \(selected.name): its neurons are the classes"
         return []
@@ -224,7 +224,7 @@ public enum Reducer {
       let global = state.expectedUnitSparsity
       for layer in state.snapshot.layers where layer.isPrunable { targets[layer.path] = global }
       state.scope = .global
-    case .global:
+    case .global, .row:
       targets = layerTargets(state)
       state.scope = .layer
     }

@@ -58,7 +58,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(name: .long, help: ArgumentHelp("Criterion for --schedule (default magnitude).", valueName: "C"))
   var criterion: Criterion = .magnitude
 
-  @Option(name: .long, help: "layer or global, for --schedule.")
+  @Option(name: .long, help: "layer, global or row, for --schedule.")
   var scope: PruningScope = .layer
 
   @Option(name: .long, help: "Pruning steps of --schedule iterative, \(OptionRange<Int>.steps.text).")

@@ -14,7 +14,9 @@ struct CriterionOptions: ParsableArguments {
       valueName: "C"))
   var criterion: Criterion
 
-  @Option(name: .long, help: "layer: each layer pruned on its own; global: one ranking over all layers.")
+  @Option(
+    name: .long,
+    help: "layer: each layer pruned on its own; global: one ranking over all layers; row: each row (neuron, filter) of each layer on its own, as Wanda compares weights.")
   var scope: PruningScope = .layer
 
   @Flag(name: .long, help: "Score whole neurons or filters with taylor (the neuron criteria always do).")

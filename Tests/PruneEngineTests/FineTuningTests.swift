@@ -35,6 +35,24 @@ struct FineTuningTests {
     #expect(same == more)
   }
 
+  /// Row scope prunes every row by its layer's fraction: rows of 16 and 12 weights keep 8 and
+  /// 6 at 0.5, then lose round(0.6 x 8) = 5 and round(0.6 x 6) = 4 more on the way to 0.8.
+  @Test func pruneToInRowScopePrunesEveryRowAlike() throws {
+    var request = magnitude
+    request.scope = .row
+    let half = try FineTuning.prune(model(), to: 0.5, request: request, context: ScoringContext())
+    let more = try FineTuning.prune(half, to: 0.8, request: request, context: ScoringContext())
+    for (pruned, kept) in [(half, [8, 6]), (more, [3, 2])] {
+      for ((_, layer), keptPerRow) in zip(pruned.weightedLayers, kept) {
+        let mask = layer.keptMask
+        let rows = stride(from: 0, to: mask.count, by: layer.inputCount).map { start in
+          mask[start..<(start + layer.inputCount)].reduce(0) { $0 + Int($1) }
+        }
+        #expect(Set(rows) == [keptPerRow])
+      }
+    }
+  }
+
   @Test func gradualScheduleEndsAtTheTargetWithMasksHeld() throws {
     let dataset = bandDataset(samples: 160, classes: 4, seed: 2)
     let report = try FineTuning.run(

@@ -133,4 +133,47 @@ struct PrunerTests {
     #expect(mask(ranked.pruned(net, targets: [0: 4.0 / 7])) == [1, 0, 1, 0, 0, 1, 0])
     #expect(mask(ranked.pruned(net, targets: [0: 1])) == [0, 0, 0, 0, 0, 0, 0])
   }
+
+  @Test func rowScopePrunesEachRowByTheRuleOnItsOwn() throws {
+    // Row 0 holds the four smallest weights: layer scope prunes it whole, row scope half of each.
+    let net = model(weights: [0.1, 0.4, 0.3, 0.2, 5, 8, 6, 7], rows: 2)
+    #expect(mask(try prune(net, .fraction(0.5), scope: .layer)) == [0, 0, 0, 0, 1, 1, 1, 1])
+    let (rows, report) = try Pruner.prune(
+      net, request: PruningRequest(criterion: .magnitude, scope: .row, rule: .fraction(0.5)), scores: magnitudeScores(net))
+    #expect(mask(rows) == [0, 1, 1, 0, 0, 1, 0, 1])
+    #expect(report[0].prunedIndices == [0, 3, 4, 6])
+    #expect(report[0].keptUnitsBefore == 8)
+    // Cumulative per row: a quarter of what is left is round(0.5) = 0 of each row's two.
+    #expect(mask(try prune(rows, .fraction(0.25), scope: .row)) == [0, 1, 1, 0, 0, 1, 0, 1])
+    #expect(mask(try prune(rows, .fraction(0.5), scope: .row)) == [0, 1, 0, 0, 0, 1, 0, 0])
+  }
+
+  @Test func rowScopeCountsStandardDeviationsAndAlphaArePerRow() throws {
+    let net = model(weights: [1, 2, 3, 10, 20, 30], rows: 2)
+    #expect(mask(try prune(net, .count(1), scope: .row)) == [0, 1, 1, 0, 1, 1])
+    #expect(throws: ShearsError("--amount 3", "is more than the 2 left to prune in row 0 of layer 0")) {
+      try prune(try prune(net, .count(1), scope: .row), .count(3), scope: .row)
+    }
+    // alpha 0.5 of each row's largest score: below 1.5 and below 15.
+    #expect(mask(try prune(net, .alpha(0.5), scope: .row)) == [0, 1, 1, 0, 1, 1])
+    // Each row's spread: 0.816 and 8.16; 1.3 of it is 1.06 and 10.6.
+    #expect(mask(try prune(net, .standardDeviations(1.3), scope: .row)) == [0, 1, 1, 0, 1, 1])
+    // A threshold is the same cut in every row.
+    #expect(mask(try prune(net, .threshold(2.5), scope: .row)) == [0, 0, 1, 1, 1, 1])
+  }
+
+  @Test func rowScopeReportsTiesWithinEachRow() throws {
+    let net = model(weights: [1, 1, 2, 3, 3, 4], rows: 2)
+    let (_, report) = try Pruner.prune(
+      net, request: PruningRequest(criterion: .magnitude, scope: .row, rule: .count(1)), scores: magnitudeScores(net))
+    #expect(report[0].prunedIndices == [0, 3])
+    #expect(report[0].tiesAtCut == 4)
+  }
+
+  @Test func rowScopeRefusesStructuredPruning() throws {
+    var generator = SeededGenerator(seed: 1)
+    let net = Model(architecture: .mlp(widths: [2, 3, 2]), generator: &generator)
+    let request = PruningRequest(criterion: .neuronL2, scope: .row, rule: .fraction(0.5))
+    #expect(throws: ShearsError.self) { try Pruner.targetLayers(of: net, request: request) }
+  }
 }

@@ -292,8 +292,9 @@ import Testing
                                 neuron-l2, filter-l1, activation, apoz, redundancy,
                                 bn-scale)
         --scope <scope>         layer: each layer pruned on its own; global: one
-                                ranking over all layers. (values: layer, global;
-                                default: layer)
+                                ranking over all layers; row: each row (neuron,
+                                filter) of each layer on its own, as Wanda compares
+                                weights. (values: layer, global, row; default: layer)
         --structured            Score whole neurons or filters with taylor (the
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2
@@ -361,8 +362,8 @@ import Testing
                                 (values: magnitude, random, gradient, taylor,
                                 neuron-l2, filter-l1, activation, apoz, redundancy,
                                 bn-scale; default: magnitude)
-        --scope <scope>         layer or global, for --schedule. (values: layer,
-                                global; default: layer)
+        --scope <scope>         layer, global or row, for --schedule. (values: layer,
+                                global, row; default: layer)
         --steps <steps>         Pruning steps of --schedule iterative, 1 to 100.
                                 (default: 3)
         --interval <interval>   Training steps between mask updates of --schedule
@@ -398,8 +399,9 @@ import Testing
                                 neuron-l2, filter-l1, activation, apoz, redundancy,
                                 bn-scale)
         --scope <scope>         layer: each layer pruned on its own; global: one
-                                ranking over all layers. (values: layer, global;
-                                default: layer)
+                                ranking over all layers; row: each row (neuron,
+                                filter) of each layer on its own, as Wanda compares
+                                weights. (values: layer, global, row; default: layer)
         --structured            Score whole neurons or filters with taylor (the
                                 neuron criteria always do).
         --layers <LIST>         Prune only these Linear or Conv2d layers, e.g. 0,2

@@ -78,6 +78,10 @@ public enum PruningScope: String, Sendable, CaseIterable, Equatable {
   /// One ranking across every selected layer, Linear and Conv2d alike (`global_unstructured`);
   /// biases are never pruned.
   case global
+  /// Each row of each selected layer (a neuron's incoming weights, a filter) is pruned by the
+  /// same rule on its own: the comparison group of Wanda (Sun et al. 2023), which ranks the
+  /// weights of every output row. Single weights only.
+  case row
 }
 
 /// How much to prune.

@@ -32,8 +32,8 @@ public enum FineTuning {
   }
 
   /// Prunes until the request's layers reach `sparsity` (each layer on its own with layer scope,
-  /// all together with global scope); the request's rule is replaced. Already sparser layers are
-  /// left alone.
+  /// all together with global scope, each layer's rows by the layer's fraction with row scope);
+  /// the request's rule is replaced. Already sparser layers are left alone.
   public static func prune(
     _ model: Model, to sparsity: Double, request: PruningRequest, context: ScoringContext
   ) throws -> Model {
@@ -46,7 +46,7 @@ public enum FineTuning {
       var step = request
       step.rule = .fraction(fraction(from: unitSparsity(of: model, layers: targets, granularity: request.granularity)))
       return try PruningPipeline.apply(step, to: model, context: context).model
-    case .layer:
+    case .layer, .row:
       var pruned = model
       for layer in targets {
         var step = request

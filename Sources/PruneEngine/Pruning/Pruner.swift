@@ -69,6 +69,7 @@ public enum Pruner {
     }
 
     var selections: [[Int]] = []
+    var ties: [Int] = []
     switch (request.rule, request.scope) {
     case (.fraction, .global), (.count, .global):
       let total = candidates.reduce(0) { $0 + $1.kept.count }
@@ -79,26 +80,24 @@ public enum Pruner {
       selections = candidates.map { $0.kept(below: alpha * maximum) }
     case (.standardDeviations, .global):
       throw ShearsError("--std", "is a per-layer rule; use it with --scope layer")
-    default:
+    case (_, .row):
       for layer in candidates {
-        switch request.rule {
-        case .fraction, .count:
-          let count = try unitCount(request.rule, kept: layer.kept.count, subject: "layer \(layer.layer)")
-          selections.append(selectLowest(count, across: [layer])[0])
-        case .threshold(let threshold):
-          selections.append(layer.kept(below: threshold))
-        case .alpha(let alpha):
-          selections.append(layer.kept(below: alpha * layer.maximumKeptScore))
-        case .standardDeviations(let k):
-          let spread = request.criterion.scorer.spreadsByWeights ? layer.keptWeightDeviation : layer.keptScoreDeviation
-          selections.append(layer.kept(below: k * spread))
+        let rows = try layer.rows.enumerated().map { index, row in
+          (row, try select(request.rule, from: row, criterion: request.criterion, subject: "row \(index) of layer \(layer.layer)"))
         }
+        selections.append(rows.flatMap(\.1))
+        ties.append(rows.reduce(0) { $0 + $1.0.ties(atCutOf: $1.1) })
+      }
+    case (_, .layer), (.threshold, .global):
+      selections = try candidates.map {
+        try select(request.rule, from: $0, criterion: request.criterion, subject: "layer \($0.layer)")
       }
     }
+    if ties.isEmpty { ties = zip(candidates, selections).map { $0.ties(atCutOf: $1) } }
 
     var pruned = model
     var report: [LayerPruning] = []
-    for (layer, selection) in zip(candidates, selections) {
+    for ((layer, selection), tiesAtCut) in zip(zip(candidates, selections), ties) {
       if let group = layer.group {
         pruned = pruned.pruningChannels(selection, of: group)
       } else {
@@ -110,8 +109,7 @@ public enum Pruner {
       }
       report.append(
         LayerPruning(
-          layer: layer.layer, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count,
-          tiesAtCut: layer.ties(atCutOf: selection)))
+          layer: layer.layer, prunedIndices: selection.sorted(), keptUnitsBefore: layer.kept.count, tiesAtCut: tiesAtCut))
     }
     return (pruned, report)
   }
@@ -129,6 +127,9 @@ public enum Pruner {
       throw ShearsError(
         "--criterion \(request.criterion.rawValue)",
         "neuron scores are not comparable across layers; use --scope layer")
+    }
+    if request.scope == .row && request.granularity != .weight {
+      throw ShearsError("--scope row", "ranks single weights within each row; structured pruning removes whole rows, use --scope layer")
     }
     guard request.granularity == .neuron else {
       guard let requested = request.layers else { return dense }
@@ -184,6 +185,21 @@ public enum Pruner {
     }
   }
 
+  /// The kept units of `units` (a layer, or a row of one) that `rule` prunes.
+  static func select(_ rule: PruningRule, from units: Candidates, criterion: Criterion, subject: String) throws -> [Int] {
+    switch rule {
+    case .fraction, .count:
+      return selectLowest(try unitCount(rule, kept: units.kept.count, subject: subject), across: [units])[0]
+    case .threshold(let threshold):
+      return units.kept(below: threshold)
+    case .alpha(let alpha):
+      return units.kept(below: alpha * units.maximumKeptScore)
+    case .standardDeviations(let k):
+      let spread = criterion.scorer.spreadsByWeights ? units.keptWeightDeviation : units.keptScoreDeviation
+      return units.kept(below: k * spread)
+    }
+  }
+
   /// The `count` lowest-scoring kept units across layers, lowest flat index first among ties;
   /// one list of unit indices per layer.
   static func selectLowest(_ count: Int, across layers: [Candidates]) -> [[Int]] {
@@ -230,13 +246,33 @@ struct Candidates {
     }
   }
 
+  private init(row candidates: Candidates, kept: [Int]) {
+    layer = candidates.layer
+    dense = candidates.dense
+    scores = candidates.scores
+    granularity = candidates.granularity
+    group = nil
+    self.kept = kept
+  }
+
+  /// For weight granularity, the kept weights of each row on their own, every row in order
+  /// (a row with no kept weight included).
+  var rows: [Candidates] {
+    let columns = dense.inputCount
+    var rows = [[Int]](repeating: [], count: dense.outputCount)
+    for unit in kept { rows[unit / columns].append(unit) }
+    return rows.map { Candidates(row: self, kept: $0) }
+  }
+
   var maximumKeptScore: Float { kept.map { scores[$0] }.max() ?? 0 }
 
   /// Kept units scoring strictly below `limit`.
   func kept(below limit: Float) -> [Int] { kept.filter { scores[$0] < limit } }
 
-  /// Standard deviation of the layer's kept weights (Han et al.'s spread).
+  /// Standard deviation of the kept weights (Han et al.'s spread): of the units, for weight
+  /// granularity; of the layer's, for neurons.
   var keptWeightDeviation: Float {
+    guard granularity == .neuron else { return Self.standardDeviation(kept.map { Double(dense.weight.scalars[$0]) }) }
     let mask = dense.keptMask
     let values = dense.weight.scalars.indices.filter { mask[$0] != 0 }.map { Double(dense.weight.scalars[$0]) }
     return Self.standardDeviation(values)

@@ -22,8 +22,11 @@ public struct RankedPruning: Sendable {
   /// Global scope: every kept unit of every layer, lowest score first, as (layer position, unit).
   private let globalOrder: [(layer: Int32, unit: Int32)]
 
-  /// Ranks the kept units of `model` by `scores` (one entry per layer to prune).
+  /// Ranks the kept units of `model` by `scores` (one entry per layer to prune), in layer or
+  /// global scope: row scope prunes each row by its own count, which no per-layer count of one
+  /// ranking gives (the explorer offers layer and global scope).
   public init(model: Model, scores: [LayerScores], scope: PruningScope) {
+    precondition(scope != .row, "row scope is pruned by Pruner")
     let granularity = scores.first?.granularity ?? .weight
     self.granularity = granularity
     let groups = granularity == .neuron ? Dictionary(model.channelGroups.map { ($0.leader, $0) }, uniquingKeysWith: { a, _ in a }) : [:]
@@ -65,7 +68,7 @@ public struct RankedPruning: Sendable {
   public func counts(targets: [ParameterPath: Double]) -> [ParameterPath: Int] {
     var counts = [Int](repeating: 0, count: layers.count)
     switch scope {
-    case .layer:
+    case .layer, .row:
       for (position, layer) in layers.enumerated() {
         counts[position] = Self.count(target: targets[layer.layer] ?? 0, units: layer.units, alreadyPruned: layer.alreadyPruned)
       }
