@@ -52,6 +52,18 @@ enum ConvolutionKernels {
       return window(oy: oy, ox: ox)
     }
 
+    /// Calls `body(position, window)` for every output position in order, without dividing.
+    @inline(__always)
+    func forEachWindow(_ body: (Int, Window) -> Void) {
+      var position = 0
+      for oy in 0..<outputHeight {
+        for ox in 0..<outputWidth {
+          body(position, window(oy: oy, ox: ox))
+          position += 1
+        }
+      }
+    }
+
     /// The input row that weight `(c, ky, kx)` meets in `window`, or nil where the window
     /// reaches into the padding.
     @inline(__always)
@@ -229,120 +241,6 @@ enum ConvolutionKernels {
       }
       patchRow.advance(g)
     }
-  }
-
-  // MARK: - Weight gradient
-
-  /// Filters per tile of `weightGradient`.
-  static let gradientFilters = 4
-  /// Patch rows per tile of `weightGradient`.
-  static let gradientRows = 5
-
-  /// The weight gradient of a convolution:
-  /// `dW[f, q] = Σ_p Σ_{j<n} dOut[f, p·ld + j] · patches[q, p·ld + j]`.
-  ///
-  /// Both operands run contiguously along the contraction, so instead of a GEMM (which would
-  /// have to transpose the im2col matrix into its panels) each 4x5 tile of `dW` keeps twenty
-  /// `SIMD16` sums over the samples while the positions stream past, and adds their lanes at the
-  /// end. A tile is computed by one thread in a fixed order, so the result does not depend on
-  /// the thread count.
-  ///
-  /// - Parameters:
-  ///   - outputGradient: `[filters, positions · ld]`.
-  ///   - weightGradient: `[filters, patchSize]`, overwritten.
-  /// - Complexity: O(filters · patchSize · positions · n).
-  static func weightGradient(
-    outputGradient: UnsafePointer<Float>, filters: Int, patches: Patches, count n: Int,
-    into weightGradient: UnsafeMutablePointer<Float>, threads: Int
-  ) {
-    let g = patches.geometry
-    let filterTiles = (filters + gradientFilters - 1) / gradientFilters
-    let rowTiles = (g.patchSize + gradientRows - 1) / gradientRows
-    let tiles = filterTiles * rowTiles
-    let work = filters * g.patchSize * g.positions * n
-    let parts = work >= GEMM.parallelThreshold ? min(max(1, threads), tiles) : 1
-    parallelFor(parts) { part in
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, n)) { zeros in
-        zeros.initialize(repeating: 0)
-        for tile in (tiles * part / parts)..<(tiles * (part + 1) / parts) {
-          let (filterTile, rowTile) = tile.quotientAndRemainder(dividingBy: rowTiles)
-          gradientTile(
-            outputGradient: outputGradient, filters: filters, firstFilter: filterTile * gradientFilters,
-            patches: patches, firstRow: rowTile * gradientRows, count: n, zeros: UnsafePointer(zeros.baseAddress!),
-            into: weightGradient)
-        }
-      }
-    }
-  }
-
-  /// Four filters by five patch rows of `weightGradient`. Rows past the end repeat the last
-  /// one and are not stored.
-  private static func gradientTile(
-    outputGradient: UnsafePointer<Float>, filters: Int, firstFilter: Int, patches: Patches, firstRow: Int,
-    count n: Int, zeros: UnsafePointer<Float>, into weightGradient: UnsafeMutablePointer<Float>
-  ) {
-    let g = patches.geometry
-    let ld = patches.ld
-    let rowLength = g.positions * ld
-    let d0 = outputGradient + min(firstFilter, filters - 1) * rowLength
-    let d1 = outputGradient + min(firstFilter + 1, filters - 1) * rowLength
-    let d2 = outputGradient + min(firstFilter + 2, filters - 1) * rowLength
-    let d3 = outputGradient + min(firstFilter + 3, filters - 1) * rowLength
-    let lastRow = g.patchSize - 1
-    let r0 = PatchRow(min(firstRow, lastRow), g), r1 = PatchRow(min(firstRow + 1, lastRow), g)
-    let r2 = PatchRow(min(firstRow + 2, lastRow), g), r3 = PatchRow(min(firstRow + 3, lastRow), g)
-    let r4 = PatchRow(min(firstRow + 4, lastRow), g)
-    var c00 = V(), c01 = V(), c02 = V(), c03 = V(), c04 = V()
-    var c10 = V(), c11 = V(), c12 = V(), c13 = V(), c14 = V()
-    var c20 = V(), c21 = V(), c22 = V(), c23 = V(), c24 = V()
-    var c30 = V(), c31 = V(), c32 = V(), c33 = V(), c34 = V()
-    @inline(__always) func source(_ patchRow: PatchRow, _ window: Window) -> UnsafePointer<Float> {
-      g.inputRow(patchRow, window: window).map { patches.image + $0 * ld } ?? zeros
-    }
-    @inline(__always) func step(_ a0: V, _ a1: V, _ a2: V, _ a3: V, _ x: V, _ column: Int) {
-      switch column {
-      case 0: c00.addProduct(a0, x); c10.addProduct(a1, x); c20.addProduct(a2, x); c30.addProduct(a3, x)
-      case 1: c01.addProduct(a0, x); c11.addProduct(a1, x); c21.addProduct(a2, x); c31.addProduct(a3, x)
-      case 2: c02.addProduct(a0, x); c12.addProduct(a1, x); c22.addProduct(a2, x); c32.addProduct(a3, x)
-      case 3: c03.addProduct(a0, x); c13.addProduct(a1, x); c23.addProduct(a2, x); c33.addProduct(a3, x)
-      default: c04.addProduct(a0, x); c14.addProduct(a1, x); c24.addProduct(a2, x); c34.addProduct(a3, x)
-      }
-    }
-    for position in 0..<g.positions {
-      let window = g.window(position: position)
-      let x0 = source(r0, window), x1 = source(r1, window), x2 = source(r2, window)
-      let x3 = source(r3, window), x4 = source(r4, window)
-      let base = position * ld
-      var j = 0
-      while j + 16 <= n {
-        let a0 = load(d0 + base + j), a1 = load(d1 + base + j), a2 = load(d2 + base + j), a3 = load(d3 + base + j)
-        step(a0, a1, a2, a3, load(x0 + j), 0)
-        step(a0, a1, a2, a3, load(x1 + j), 1)
-        step(a0, a1, a2, a3, load(x2 + j), 2)
-        step(a0, a1, a2, a3, load(x3 + j), 3)
-        step(a0, a1, a2, a3, load(x4 + j), 4)
-        j += 16
-      }
-      if j < n {
-        let rest = n - j
-        let a0 = loadPartial(d0 + base + j, rest), a1 = loadPartial(d1 + base + j, rest)
-        let a2 = loadPartial(d2 + base + j, rest), a3 = loadPartial(d3 + base + j, rest)
-        step(a0, a1, a2, a3, loadPartial(x0 + j, rest), 0)
-        step(a0, a1, a2, a3, loadPartial(x1 + j, rest), 1)
-        step(a0, a1, a2, a3, loadPartial(x2 + j, rest), 2)
-        step(a0, a1, a2, a3, loadPartial(x3 + j, rest), 3)
-        step(a0, a1, a2, a3, loadPartial(x4 + j, rest), 4)
-      }
-    }
-    let filterCount = min(gradientFilters, filters - firstFilter)
-    let rowCount = min(gradientRows, g.patchSize - firstRow)
-    @inline(__always) func put(_ f: Int, _ r: Int, _ sum: V) {
-      if f < filterCount && r < rowCount { weightGradient[(firstFilter + f) * g.patchSize + firstRow + r] = sum.sum() }
-    }
-    put(0, 0, c00); put(0, 1, c01); put(0, 2, c02); put(0, 3, c03); put(0, 4, c04)
-    put(1, 0, c10); put(1, 1, c11); put(1, 2, c12); put(1, 3, c13); put(1, 4, c14)
-    put(2, 0, c20); put(2, 1, c21); put(2, 2, c22); put(2, 3, c23); put(2, 4, c24)
-    put(3, 0, c30); put(3, 1, c31); put(3, 2, c32); put(3, 3, c33); put(3, 4, c34)
   }
 
   // MARK: - Vector helpers

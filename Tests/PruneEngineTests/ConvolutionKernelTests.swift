@@ -147,9 +147,10 @@ private struct ConvolutionCase: CustomStringConvertible, Sendable {
     "\(channels)x\(height)x\(width) k\(kernel) s\(stride) p\(padding), \(filters) filters, n \(samples) ld \(ld)"
   }
 
-  /// Odd image sizes, stride 2, padding 1, sample counts that are not multiples of 16, a row
-  /// stride wider than the samples (as in inference), a K beyond one GEMM K block (300 filters
-  /// on the input gradient), and one case large enough for every threaded path.
+  /// Odd image sizes, stride 2, padding 1, sample counts that are not multiples of 16 (a last
+  /// chunk shorter and longer than 8), a row stride wider than the samples (as in inference), a
+  /// K beyond one GEMM K block (300 filters on the input gradient), and one case large enough
+  /// for every threaded path.
   static let all: [ConvolutionCase] = [
     ConvolutionCase(channels: 2, height: 5, width: 7, kernel: 3, stride: 2, padding: 1, filters: 3, samples: 5, ld: 5),
     ConvolutionCase(
@@ -159,6 +160,8 @@ private struct ConvolutionCase: CustomStringConvertible, Sendable {
       channels: 1, height: 3, width: 3, kernel: 2, stride: 1, padding: 0, filters: 300, samples: 3, ld: 3),
     ConvolutionCase(
       channels: 4, height: 9, width: 9, kernel: 3, stride: 1, padding: 1, filters: 9, samples: 40, ld: 40),
+    ConvolutionCase(
+      channels: 2, height: 4, width: 4, kernel: 3, stride: 1, padding: 1, filters: 4, samples: 29, ld: 32),
   ]
 }
 
@@ -256,6 +259,49 @@ struct ConvolutionKernelTests {
       results.append(gradient)
     }
     #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(test): depends on the thread count")
+  }
+
+  /// Builds with AVX-512 compute the weight gradient in 4x5 tiles, others in 3x4 tiles of
+  /// lane halves; a model must train to the same bits on both.
+  @Test(arguments: ConvolutionCase.all)
+  fileprivate func bothWeightGradientTilesGiveTheSameBits(_ test: ConvolutionCase) {
+    typealias Tile = (
+      UnsafePointer<Float>, Int, Int, ConvolutionKernels.Patches, Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>
+    ) -> Void
+    let g = test.geometry
+    let input = randomFloats(g.inputFeatures * test.ld, seed: 5)
+    let outputGradient = randomFloats(test.filters * g.positions * test.ld, seed: 6)
+    let zeros = [Float](repeating: 0, count: test.samples)
+    func gradient(_ size: (filters: Int, rows: Int), _ tile: Tile) -> [UInt32] {
+      var gradient = [Float](repeating: .nan, count: test.filters * g.patchSize)
+      input.withUnsafeBufferPointer { input in
+        outputGradient.withUnsafeBufferPointer { outputGradient in
+          zeros.withUnsafeBufferPointer { zeros in
+            gradient.withUnsafeMutableBufferPointer { gradient in
+              let patches = ConvolutionKernels.Patches(image: input.baseAddress!, ld: test.ld, geometry: g)
+              for firstFilter in stride(from: 0, to: test.filters, by: size.filters) {
+                for firstRow in stride(from: 0, to: g.patchSize, by: size.rows) {
+                  tile(
+                    outputGradient.baseAddress!, test.filters, firstFilter, patches, firstRow, test.samples,
+                    zeros.baseAddress!, gradient.baseAddress!)
+                }
+              }
+            }
+          }
+        }
+      }
+      return gradient.map(\.bitPattern)
+    }
+    let wide = gradient(ConvolutionKernels.gradientTileSize) {
+      ConvolutionKernels.gradientTile(
+        outputGradient: $0, filters: $1, firstFilter: $2, patches: $3, firstRow: $4, count: $5, zeros: $6, into: $7)
+    }
+    let narrow = gradient(ConvolutionKernels.narrowGradientTileSize) {
+      ConvolutionKernels.narrowGradientTile(
+        outputGradient: $0, filters: $1, firstFilter: $2, patches: $3, firstRow: $4, count: $5, zeros: $6, into: $7)
+    }
+    #expect(!wide.contains(Float.nan.bitPattern))
+    #expect(wide == narrow, "\(test)")
   }
 
   /// The input gradient, overwriting the image gradient or added to what it holds.
