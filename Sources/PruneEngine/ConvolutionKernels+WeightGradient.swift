@@ -90,7 +90,8 @@ extension ConvolutionKernels {
       default: c04.addProduct(a0, x); c14.addProduct(a1, x); c24.addProduct(a2, x); c34.addProduct(a3, x)
       }
     }
-    g.forEachWindow { position, window in
+    for position in 0..<g.positions {
+      let window = g.window(position: position)
       let x0 = source(r0, window), x1 = source(r1, window), x2 = source(r2, window)
       let x3 = source(r3, window), x4 = source(r4, window)
       let base = position * ld
@@ -159,31 +160,36 @@ extension ConvolutionKernels {
     func pass(lane: Int) -> NarrowSums {
       var s = NarrowSums()
       let tail = max(0, min(8, n % 16 - lane))
-      g.forEachWindow { position, window in
-        let x0 = source(r0, window) + lane, x1 = source(r1, window) + lane, x2 = source(r2, window) + lane
-        let x3 = source(r3, window) + lane, x4 = source(r4, window) + lane, x5 = source(r5, window) + lane
-        let base = position * ld + lane
-        @inline(__always) func step(_ j: Int, _ load: (UnsafePointer<Float>) -> H) {
-          let a0 = load(d0 + base + j), a1 = load(d1 + base + j)
-          var x = load(x0 + j)
-          s.c00.addProduct(a0, x); s.c10.addProduct(a1, x)
-          x = load(x1 + j)
-          s.c01.addProduct(a0, x); s.c11.addProduct(a1, x)
-          x = load(x2 + j)
-          s.c02.addProduct(a0, x); s.c12.addProduct(a1, x)
-          x = load(x3 + j)
-          s.c03.addProduct(a0, x); s.c13.addProduct(a1, x)
-          x = load(x4 + j)
-          s.c04.addProduct(a0, x); s.c14.addProduct(a1, x)
-          x = load(x5 + j)
-          s.c05.addProduct(a0, x); s.c15.addProduct(a1, x)
+      var position = 0
+      for oy in 0..<g.outputHeight {
+        for ox in 0..<g.outputWidth {
+          let window = g.window(oy: oy, ox: ox)
+          let x0 = source(r0, window) + lane, x1 = source(r1, window) + lane, x2 = source(r2, window) + lane
+          let x3 = source(r3, window) + lane, x4 = source(r4, window) + lane, x5 = source(r5, window) + lane
+          let base = position * ld + lane
+          @inline(__always) func step(_ j: Int, _ load: (UnsafePointer<Float>) -> H) {
+            let a0 = load(d0 + base + j), a1 = load(d1 + base + j)
+            var x = load(x0 + j)
+            s.c00.addProduct(a0, x); s.c10.addProduct(a1, x)
+            x = load(x1 + j)
+            s.c01.addProduct(a0, x); s.c11.addProduct(a1, x)
+            x = load(x2 + j)
+            s.c02.addProduct(a0, x); s.c12.addProduct(a1, x)
+            x = load(x3 + j)
+            s.c03.addProduct(a0, x); s.c13.addProduct(a1, x)
+            x = load(x4 + j)
+            s.c04.addProduct(a0, x); s.c14.addProduct(a1, x)
+            x = load(x5 + j)
+            s.c05.addProduct(a0, x); s.c15.addProduct(a1, x)
+          }
+          var j = 0
+          while j + 16 <= n {
+            step(j, loadHalf)
+            j += 16
+          }
+          if j < n { step(j) { loadPartialHalf($0, tail) } }
+          position += 1
         }
-        var j = 0
-        while j + 16 <= n {
-          step(j, loadHalf)
-          j += 16
-        }
-        if j < n { step(j) { loadPartialHalf($0, tail) } }
       }
       return s
     }

@@ -52,18 +52,6 @@ enum ConvolutionKernels {
       return window(oy: oy, ox: ox)
     }
 
-    /// Calls `body(position, window)` for every output position in order, without dividing.
-    @inline(__always)
-    func forEachWindow(_ body: (Int, Window) -> Void) {
-      var position = 0
-      for oy in 0..<outputHeight {
-        for ox in 0..<outputWidth {
-          body(position, window(oy: oy, ox: ox))
-          position += 1
-        }
-      }
-    }
-
     /// The input row that weight `(c, ky, kx)` meets in `window`, or nil where the window
     /// reaches into the padding.
     @inline(__always)
