@@ -222,6 +222,13 @@ public final class Session: Sendable {
         try prune(id: id)
       }
     case .setScope(let scope, let targets):
+      guard scope != .row else {
+        publish {
+          $0.message = "the explorer prunes in layer or global scope; use shears prune --scope row"
+          $0.isError = true
+        }
+        return
+      }
       guard scope != .global || state.criterion.supportsGlobalScope(state.criterion.defaultGranularity) else {
         publish {
           $0.message = "\(state.criterion.rawValue) ranks within each layer; global scope needs a weight criterion or apoz"

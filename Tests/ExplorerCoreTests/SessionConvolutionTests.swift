@@ -58,6 +58,16 @@ struct SessionConvolutionTests {
     #expect(global.layers.map { state.expectedNonzero(of: $0) } == global.layers.map(\.nonzero))
   }
 
+  @Test func rowScopeIsRefusedAndNothingIsPruned() throws {
+    let fixture = try SessionFixture(convolutional: true)
+    let session = fixture.session()
+    let snapshot = run(.setScope(.row, targets: [0: 0.5, 3: 0.5, 7: 0.5, 9: 0.5]), on: session)
+    #expect(snapshot.isError)
+    #expect(snapshot.message?.contains("layer or global scope") == true, "\(snapshot.message ?? "")")
+    #expect(snapshot.scope == .layer)
+    #expect(snapshot.layers.map(\.nonzero) == [100, 216, 1800, 120])
+  }
+
   @Test func aRowCriterionPrunesTheFiltersWithTheLowestScores() throws {
     let fixture = try SessionFixture(convolutional: true)
     let session = fixture.session()

@@ -121,7 +121,7 @@ import Testing
     (["--amount", "0.5"], "Error: Missing expected argument '--criterion <C>'"),
     (
       ["--criterion", "magnitude", "--amount", "0.5", "--scope", "model"],
-      "Error: The value 'model' is invalid for '--scope <scope>'. Please provide one of 'layer' and 'global'."
+      "Error: The value 'model' is invalid for '--scope <scope>'. Please provide one of 'layer', 'global' or 'row'."
     ),
     (["--criterion", "magnitude", "--alpha", "big"], "Error: The value 'big' is invalid for '--alpha <A>'"),
     (["--criterion", "magnitude", "--amount", "1.5"], amountRange("1.5")),
