@@ -11,6 +11,9 @@ extension Architecture {
   public func inputMismatch(with dataset: Dataset, in source: String) -> String? {
     let shape = { (sizes: [Int]) in sizes.map(String.init).joined(separator: "x") }
     let imageShape = [dataset.channels, dataset.rows, dataset.columns]
+    if case .gpt = layout {
+      return "is a language model: it reads text (train, eval and info take one), not the images in \(source)"
+    }
     if case .resnet = layout, inputShape != imageShape {
       // A ResNet's file may not say its image size (`Checkpoint.inferResNet`): say what was assumed.
       return "takes \(shape(inputShape)) images but the images in \(source) are \(shape(imageShape)) "

@@ -18,6 +18,9 @@
 ///   whose inner widths are all `W`, and the description uses it whenever it applies.
 /// - `resnet20`: He et al. 2016's CIFAR ResNet-20 on Fashion-MNIST,
 ///   `resnet:1x28x28-16x3-32x3-64x3-10`; `resnet20:CxHxW` on other images.
+/// - `gpt:LAYERS-HEADS-WIDTH-CONTEXT`: a GPT-2 language model (`GPT`) of `LAYERS` blocks,
+///   `HEADS` attention heads, `WIDTH` features per token and sequences of `CONTEXT` tokens,
+///   over the 256 byte values; `gpt:...-vN` gives a vocabulary of `N` tokens instead.
 ///
 /// Layers are numbered as `nn.Sequential` numbers them, ReLU, MaxPool2d and Flatten included,
 /// so parameter names match a PyTorch state dict (`lenet5`: `0.weight`, `3.weight`, `7.weight`,
@@ -39,6 +42,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     case sequential([Step])
     /// `ResNet.module` with these stages and classes.
     case resnet(stages: [ResNet.Stage], classes: Int)
+    /// `GPT`, a language model of this shape; its input is one token id per position.
+    case gpt(GPT.Shape)
   }
 
   /// `[features]` for a flat input, `[channels, height, width]` for images.
@@ -56,6 +61,17 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
     layout = .resnet(stages: stages, classes: classes)
   }
 
+  /// A GPT language model.
+  public init(gpt shape: GPT.Shape) {
+    inputShape = [1]
+    layout = .gpt(shape)
+  }
+
+  /// The language model's shape; nil for an image classifier.
+  public var languageModel: GPT.Shape? {
+    if case .gpt(let shape) = layout { shape } else { nil }
+  }
+
   /// The steps of a Sequential layout; empty for a residual network.
   public var steps: [Step] {
     if case .sequential(let steps) = layout { steps } else { [] }
@@ -70,6 +86,8 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
   /// The module tree of a network of this architecture.
   public var module: Module {
     switch layout {
+    case .gpt(let shape):
+      return .gpt(shape)
     case .resnet(let stages, let classes):
       return ResNet.module(channels: inputShape.first ?? 0, stages: stages, classes: classes)
     case .sequential(let steps):
@@ -129,13 +147,17 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
       self = Architecture(resnetOn: [1, 28, 28], stages: ResNet.resnet20Stages, classes: 10)
       return
     }
-    let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10, lenet5, resnet20 or resnet:1x28x28-16x3-32x3-10"
+    let expected =
+      "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10, lenet5, resnet20, resnet:1x28x28-16x3-32x3-10 "
+      + "or gpt:2-4-128-64"
     let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-    guard parts.count == 2, ["mlp", "cnn", "resnet", "resnet20"].contains(parts[0]) else {
+    guard parts.count == 2, ["mlp", "cnn", "resnet", "resnet20", "gpt"].contains(parts[0]) else {
       throw ShearsError(subject, "unknown architecture (\(expected))")
     }
     let fields = parts[1].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-    if parts[0] == "resnet" || parts[0] == "resnet20" {
+    if parts[0] == "gpt" {
+      self = try Self.parseGPT(fields, subject: subject)
+    } else if parts[0] == "resnet" || parts[0] == "resnet20" {
       self = try Self.parseResNet(fields, preset: parts[0] == "resnet20", subject: subject)
     } else if parts[0] == "mlp" {
       var widths: [Int] = []
@@ -153,6 +175,26 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
       self = try Self.parseConvolutional(fields, subject: subject)
     }
     try validate(subject: subject)
+  }
+
+  private static func parseGPT(_ fields: [String], subject: String) throws -> Architecture {
+    let names = ["layers", "heads", "width", "context"]
+    guard fields.count == 4 || (fields.count == 5 && fields[4].hasPrefix("v")) else {
+      throw ShearsError(subject, "expected gpt:LAYERS-HEADS-WIDTH-CONTEXT, such as gpt:2-4-128-64")
+    }
+    var sizes: [Int] = []
+    for (name, field) in zip(names + ["vocabulary"], fields) {
+      let digits = name == "vocabulary" ? String(field.dropFirst()) : field
+      guard let value = size(digits), value <= 1 << 20 else {
+        throw ShearsError(subject, "\(name) '\(field)' is not an integer from 1 to \(1 << 20)")
+      }
+      sizes.append(value)
+    }
+    let shape = GPT.Shape(
+      layers: sizes[0], heads: sizes[1], width: sizes[2], context: sizes[3],
+      vocabulary: sizes.count == 5 ? sizes[4] : GPT.byteVocabulary)
+    if let problem = GPT.problem(with: shape) { throw ShearsError(subject, problem) }
+    return Architecture(gpt: shape)
   }
 
   private static func parseConvolutional(_ fields: [String], subject: String) throws -> Architecture {
@@ -322,6 +364,10 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
   }
 
   public var description: String {
+    if case .gpt(let shape) = layout {
+      let sizes = [shape.layers, shape.heads, shape.width, shape.context].map(String.init).joined(separator: "-")
+      return "gpt:" + sizes + (shape.vocabulary == GPT.byteVocabulary ? "" : "-v\(shape.vocabulary)")
+    }
     if case .resnet(let stages, let classes) = layout {
       let items =
         [inputShape.map(String.init).joined(separator: "x")]
@@ -368,6 +414,7 @@ public struct Architecture: Sendable, Equatable, CustomStringConvertible {
   /// Number of output classes.
   public var classCount: Int {
     if case .resnet(_, let classes) = layout { return classes }
+    if case .gpt(let shape) = layout { return shape.vocabulary }
     for step in steps.reversed() {
       if case .linear(let outputs) = step { return outputs }
     }

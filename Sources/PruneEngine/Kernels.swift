@@ -82,9 +82,9 @@ enum Kernels {
   ///
   /// - Returns: the summed loss over the batch and how many samples were classified correctly
   ///   (the first maximal logit is the prediction).
-  static func softmaxCrossEntropy(
+  static func softmaxCrossEntropy<Label: FixedWidthInteger>(
     logits: UnsafePointer<Float>, classes: Int, batch: Int, leadingDimension ld: Int,
-    labels: UnsafePointer<UInt8>,
+    labels: UnsafePointer<Label>,
     gradient: UnsafeMutablePointer<Float>?, gradientScale: Float
   ) -> (loss: Double, correct: Int) {
     var loss = 0.0
@@ -97,18 +97,23 @@ enum Kernels {
         predicted = c
       }
       var sum: Float = 0
-      for c in 0..<classes { sum += expf(logits[c * ld + j] - maximum) }
       let label = Int(labels[j])
-      let logSum = logf(sum)
-      loss += Double(logSum - (logits[label * ld + j] - maximum))
-      if predicted == label { correct += 1 }
       if let gradient {
+        // Each exponential once, kept in the gradient until the sum is known.
+        for c in 0..<classes {
+          let exponential = expf(logits[c * ld + j] - maximum)
+          gradient[c * ld + j] = exponential
+          sum += exponential
+        }
         let inverseSum = 1 / sum
         for c in 0..<classes {
-          let probability = expf(logits[c * ld + j] - maximum) * inverseSum
-          gradient[c * ld + j] = (probability - (c == label ? 1 : 0)) * gradientScale
+          gradient[c * ld + j] = (gradient[c * ld + j] * inverseSum - (c == label ? 1 : 0)) * gradientScale
         }
+      } else {
+        for c in 0..<classes { sum += expf(logits[c * ld + j] - maximum) }
       }
+      loss += Double(logf(sum) - (logits[label * ld + j] - maximum))
+      if predicted == label { correct += 1 }
     }
     return (loss, correct)
   }

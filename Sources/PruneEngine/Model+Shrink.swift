@@ -193,7 +193,8 @@ extension Module {
       return .residual(
         body: children(body),
         shortcut: shortcut.map { Child($0.name, $0.module.resized(at: path.appending($0.name), shape: shape)) }, relu: relu)
-    case .relu, .maxPool, .averagePool, .globalAveragePool, .flatten, .dropout:
+    case .relu, .maxPool, .averagePool, .globalAveragePool, .flatten, .dropout, .embedding, .layerNorm, .gelu,
+      .causalSelfAttention, .transformerBlock, .container, .gpt:
       return self
     }
   }

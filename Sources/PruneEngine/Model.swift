@@ -86,6 +86,10 @@ public struct Model: Sendable, Equatable {
 
   /// A freshly initialised model of an architecture, which must be valid (`shapes()` succeeds).
   public init(architecture: Architecture, generator: inout SeededGenerator) {
+    if let shape = architecture.languageModel {
+      self = GPT.initialModel(shape, generator: &generator)
+      return
+    }
     guard architecture.isSequential else {
       self.init(module: architecture.module, inputShape: architecture.inputShape, generator: &generator)
       return
@@ -146,6 +150,7 @@ public struct Model: Sendable, Equatable {
   /// The architecture the model has: its Sequential layers, or the residual network its
   /// modules are.
   public var architecture: Architecture {
+    if case .gpt(let shape) = module { return Architecture(gpt: shape) }
     if !isSequential, let resnet = ResNet.architecture(of: module, inputShape: inputShape) { return resnet }
     return Architecture(
       inputShape: inputShape,
@@ -220,7 +225,15 @@ public struct Model: Sendable, Equatable {
   /// Number of input features.
   public var inputCount: Int { inputShape.reduce(1, *) }
   /// Number of output classes.
-  public var classCount: Int { weightedLayers.last?.layer.outputCount ?? 0 }
+  public var classCount: Int {
+    if case .gpt(let shape) = module { return shape.vocabulary }
+    return weightedLayers.last?.layer.outputCount ?? 0
+  }
+
+  /// The language model's shape; nil for an image classifier.
+  public var languageModel: GPT.Shape? {
+    if case .gpt(let shape) = module { shape } else { nil }
+  }
 
   /// Whether any layer is a convolution.
   public var hasConvolutions: Bool { weightedLayers.contains { $0.layer.isConvolution } }

@@ -166,13 +166,56 @@ public enum Trainer {
       throw ShearsError(
         "training data", "labels go up to \(dataset.classCount - 1) but the model has \(model.classCount) outputs")
     }
-    let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: dataset.count, options: options)
+    return try run(
+      model, examples: dataset.count, columnsPerExample: 1, options: options, masks: masks, clock: clock,
+      cancellation: cancellation, events: events, epochModels: epochModels
+    ) { state, indices, rateScale in
+      state.step(indices: indices, dataset: dataset, learningRateScale: rateScale, threads: options.threads)
+    }
+  }
+
+  /// Trains a language model on windows of tokens as `train(_:on:options:...)` trains a
+  /// classifier on images: an epoch visits every window once in a shuffled order, and the loss
+  /// is the mean cross-entropy of predicting each token's successor.
+  /// - Throws: `ShearsError` when the windows are not the model's context long, a token has no
+  ///   output in the model, or as `train(_:on:options:...)` does.
+  public static func train(
+    _ model: Model, on windows: TokenWindows, options: TrainingOptions, masks: MaskSchedule? = nil,
+    clock: MonotonicClock = .system, cancellation: CancellationToken? = nil,
+    events: (TrainingEvent) -> Void = { _ in }, epochModels: ((Model) -> Void)? = nil
+  ) throws -> TrainingReport {
+    guard let shape = model.languageModel, shape.context == windows.context else {
+      throw ShearsError("training text", "windows of \(windows.context) tokens do not fit the model")
+    }
+    if let largest = windows.tokens.max(), largest >= shape.vocabulary {
+      throw ShearsError("training text", "token \(largest) is outside the model's vocabulary of \(shape.vocabulary)")
+    }
+    guard windows.count > 0 else {
+      throw ShearsError("training text", "has fewer than \(windows.context + 1) tokens, one window of the model's context")
+    }
+    return try run(
+      model, examples: windows.count, columnsPerExample: windows.context, options: options, masks: masks, clock: clock,
+      cancellation: cancellation, events: events, epochModels: epochModels
+    ) { state, indices, rateScale in
+      state.step(windows: indices, of: windows, learningRateScale: rateScale, threads: options.threads)
+    }
+  }
+
+  /// The loop both `train` functions share: epochs of shuffled batches of examples, each
+  /// filling `columnsPerExample` columns of the plan, one optimizer step per batch by `step`.
+  private static func run(
+    _ model: Model, examples: Int, columnsPerExample: Int, options: TrainingOptions, masks: MaskSchedule?,
+    clock: MonotonicClock, cancellation: CancellationToken?, events: (TrainingEvent) -> Void,
+    epochModels: ((Model) -> Void)?,
+    step: (TrainingState, UnsafeBufferPointer<Int32>, _ learningRateScale: Float) -> Double
+  ) throws -> TrainingReport {
+    let (batchSize, batchesPerEpoch, totalSteps) = try batchCounts(sampleCount: examples, options: options)
     let state = TrainingState(
-      model: model, capacity: batchSize, optimizer: options.optimizer, l1: options.l1, l1BatchNorm: options.l1BatchNorm,
+      model: model, capacity: batchSize * columnsPerExample, optimizer: options.optimizer, l1: options.l1, l1BatchNorm: options.l1BatchNorm,
       weightDecay: options.weightDecay, augmentation: options.augmentation, maskAll: masks != nil,
       seed: options.seed)
     var generator = SeededGenerator(seed: options.seed)
-    var order = (0..<Int32(dataset.count)).map { $0 }
+    var order = (0..<Int32(examples)).map { $0 }
     let start = clock.nanoseconds()
     var samplesSeen = 0
     var epochsCompleted = 0
@@ -195,12 +238,10 @@ public enum Trainer {
           state.plan.adoptMasks(of: try masks.update(state.model(), globalStep).parameters)
         }
         let first = batch * batchSize
-        let n = min(batchSize, dataset.count - first)
+        let n = min(batchSize, examples - first)
         let rateScale = options.schedule.factor(step: globalStep, totalSteps: totalSteps)
         let loss = order.withUnsafeBufferPointer { indices in
-          state.step(
-            indices: UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), dataset: dataset,
-            learningRateScale: rateScale, threads: options.threads)
+          step(state, UnsafeBufferPointer(rebasing: indices[first..<(first + n)]), rateScale)
         }
         samplesSeen += n
         epochLoss += loss
@@ -242,7 +283,8 @@ final class TrainingState {
   /// optimizer's order.
   private let values: [UnsafeMutableBufferPointer<Float>]
   private let gradients: [UnsafeMutableBufferPointer<Float>]
-  private let labels: UnsafeMutableBufferPointer<UInt8>
+  /// The label of each column of the batch.
+  private let labels: UnsafeMutableBufferPointer<Int32>
   private let augmentation: ImageAugmentation?
   /// Draws the augmentation of each sample; its own stream, so augmenting leaves the shuffling
   /// and Dropout of a seeded run as they were.
@@ -292,15 +334,45 @@ final class TrainingState {
   /// One optimizer step on the samples `indices`; returns the batch's mean loss.
   func step(indices: UnsafeBufferPointer<Int32>, dataset: Dataset, learningRateScale: Float, threads: Int) -> Double {
     let n = indices.count
-    dataset.gatherFeatureMajor(indices, into: plan.input, leadingDimension: n)
-    if let augmentation, let scratch = sampleScratch.baseAddress {
-      augmentation.apply(
-        to: plan.input, leadingDimension: n, count: n, channels: dataset.channels, rows: dataset.rows,
-        columns: dataset.columns, scratch: scratch, generator: &augmentationGenerator)
+    return step(columns: n, learningRateScale: learningRateScale, threads: threads) { input, labels in
+      dataset.gatherFeatureMajor(indices, into: input, leadingDimension: n)
+      if let augmentation, let scratch = sampleScratch.baseAddress {
+        augmentation.apply(
+          to: input, leadingDimension: n, count: n, channels: dataset.channels, rows: dataset.rows,
+          columns: dataset.columns, scratch: scratch, generator: &augmentationGenerator)
+      }
+      dataset.labels.withUnsafeBufferPointer { source in
+        for j in 0..<n { labels[j] = Int32(source[Int(indices[j])]) }
+      }
     }
-    dataset.labels.withUnsafeBufferPointer { source in
-      for j in 0..<n { labels[j] = source[Int(indices[j])] }
+  }
+
+  /// One optimizer step on the token windows `indices`, every token's label its successor;
+  /// returns the mean loss per token.
+  func step(windows indices: UnsafeBufferPointer<Int32>, of windows: TokenWindows, learningRateScale: Float, threads: Int)
+    -> Double
+  {
+    let context = windows.context
+    return step(columns: indices.count * context, learningRateScale: learningRateScale, threads: threads) { input, labels in
+      windows.tokens.withUnsafeBufferPointer { tokens in
+        for (position, window) in indices.enumerated() {
+          let start = Int(window) * context
+          for t in 0..<context {
+            input[position * context + t] = Float(tokens[start + t])
+            labels[position * context + t] = tokens[start + t + 1]
+          }
+        }
+      }
     }
+  }
+
+  /// One optimizer step on `n` columns that `fill` writes into the plan's input (`[features, n]`)
+  /// and the labels; returns the mean loss per column.
+  private func step(
+    columns n: Int, learningRateScale: Float, threads: Int,
+    fill: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> Void
+  ) -> Double {
+    fill(plan.input, labels.baseAddress!)
     plan.forward(count: n, mode: .training, threads: threads)
     let (loss, _) = Kernels.softmaxCrossEntropy(
       logits: plan.logits, classes: plan.classCount, batch: n, leadingDimension: n, labels: labels.baseAddress!,

@@ -4,7 +4,14 @@ import PruneEngine
 
 struct EvalCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "eval", abstract: "Evaluate a checkpoint on the test set: accuracy and loss.")
+    commandName: "eval", abstract: "Evaluate a checkpoint on the test set: accuracy and loss.",
+    discussion: """
+      A language model (gpt:...) is evaluated on text instead: --data FILE.txt, by default the \
+      embedded text, its validation part or all of it (--split), in windows of the model's \
+      context whose last input token is the first of the next window, so every token but the \
+      first is predicted once; it reports the loss in nats per token, the perplexity and the \
+      tokens predicted.
+      """)
 
   @Option(name: .long, help: ArgumentHelp("Checkpoint to evaluate (safetensors).", valueName: "PATH"))
   var model: String
@@ -19,8 +26,15 @@ struct EvalCommand: ParsableCommand {
       """)
   var repetitions: Int?
 
+  @Option(name: .long, help: "Text a language model is evaluated on: validation (the last tenth) or all.")
+  var split: TextSplit = .validation
+
   @OptionGroup var memory: MemoryOptions
   @OptionGroup var output: JSONOption
+
+  enum TextSplit: String, ExpressibleByArgument, CaseIterable {
+    case validation, all
+  }
 
   func validate() throws {
     try OptionRange<Int>.repetitions.check(repetitions, option: "--repetitions")
@@ -29,6 +43,10 @@ struct EvalCommand: ParsableCommand {
   func run() throws {
     let loaded = try memory.loadCheckpoint(model).model
     for warning in Checkpoint.nonFiniteWarnings(in: loaded) { Console.warning("\(model): \(warning)") }
+    if let shape = loaded.languageModel {
+      try evaluateLanguageModel(loaded, shape: shape)
+      return
+    }
     let source = try dataOptions.resolveSource()
     let test = try source.loadTest()
     try ModelCompatibility.check(loaded, modelPath: model, with: test, source: source)
@@ -48,6 +66,47 @@ struct EvalCommand: ParsableCommand {
         try Console.output(String(format: "evaluation %.2f ms (median of %d runs, %d threads)", milliseconds, repetitions, GEMM.defaultThreads))
       }
     }
+  }
+}
+
+extension EvalCommand {
+  /// `eval` of a language model: loss and perplexity on the chosen text.
+  private func evaluateLanguageModel(_ loaded: Model, shape: GPT.Shape) throws {
+    if repetitions != nil { throw ShearsError("--repetitions", "times image evaluation; \(model) is a language model") }
+    let corpus = try dataOptions.resolveText()
+    let tokens = split == .all ? corpus.all : corpus.validation
+    if let largest = tokens.max(), largest >= shape.vocabulary {
+      throw ShearsError(model, "has a vocabulary of \(shape.vocabulary) tokens but \(corpus.path) holds token \(largest)")
+    }
+    try memory.budget.check(
+      loaded.architecture.evaluationMemory(threads: GEMM.defaultThreads), for: model)
+    let evaluation = LanguageModelEvaluator(model: loaded).evaluate(tokens)
+    if output.json {
+      try JSONOutput.print(TextEvaluationResult(evaluation: evaluation, split: split.rawValue))
+    } else {
+      try Console.output(
+        String(
+          format: "perplexity %.4f  loss %.4f nats/token  (%d tokens, %@ text)", evaluation.perplexity, evaluation.loss,
+          evaluation.tokens, split.rawValue))
+    }
+  }
+}
+
+/// `eval --json` of a language model.
+struct TextEvaluationResult: Encodable {
+  var evaluation: TextEvaluation
+  var split: String
+
+  enum CodingKeys: String, CodingKey {
+    case perplexity, loss, tokens, split
+  }
+
+  func encode(to encoder: Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(evaluation.perplexity, forKey: .perplexity)
+    try container.encode(evaluation.loss, forKey: .loss)
+    try container.encode(evaluation.tokens, forKey: .tokens)
+    try container.encode(split, forKey: .split)
   }
 }
 

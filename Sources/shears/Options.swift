@@ -6,7 +6,10 @@ struct DataOptions: ParsableArguments {
   @Option(
     name: .long,
     help: ArgumentHelp(
-      "Folder of MNIST-format IDX files (optionally .gz), or a NumPy .npz of x_train, y_train, x_test, y_test.",
+      """
+      Folder of MNIST-format IDX files (optionally .gz), or a NumPy .npz of x_train, y_train, x_test, y_test; \
+      a UTF-8 .txt for language models.
+      """,
       valueName: "DIR"))
   var data: String?
 
@@ -15,6 +18,14 @@ struct DataOptions: ParsableArguments {
     let source = try DataSource.resolve(option: data)
     Console.note("data: \(source)")
     return source
+  }
+
+  /// Resolves the text of a language model (`--data FILE.txt`, else the embedded text) and says
+  /// which one was chosen on stderr.
+  func resolveText() throws -> TextCorpus {
+    let (corpus, description) = try TextCorpus.resolve(option: data)
+    Console.note("data: \(description)")
+    return corpus
   }
 }
 

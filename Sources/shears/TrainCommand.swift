@@ -29,6 +29,17 @@ struct TrainCommand: ParsableCommand {
       around a residual stream W wide, one block per I (16:8,12,16). resnet20 is \
       resnet:1x28x28-16x3-32x3-64x3-10; resnet20:CxHxW takes other images.
 
+      ARCH gpt:LAYERS-HEADS-WIDTH-CONTEXT: a GPT-2 language model (pre-LayerNorm blocks of \
+      causal self-attention with HEADS heads and a GELU MLP 4 x WIDTH wide, WIDTH features \
+      per token, CONTEXT tokens per sequence, output layer tied to the token embedding) over \
+      text read as UTF-8 bytes (a vocabulary of 256; gpt:...-vN for N tokens). Its tensors \
+      are named as nanoGPT's GPT module names them (transformer.wte.weight, \
+      transformer.h.0.attn.c_attn.weight, ...). It trains on --data FILE.txt, by default the \
+      embedded text (Jane Austen's novels): the last tenth, from a line break, is the \
+      validation text, the rest is cut into windows of CONTEXT tokens, --batch windows per \
+      step, each token learning its successor; the validation loss and perplexity are \
+      reported.
+
       Layers of mlp:, cnn: and lenet5 are numbered as nn.Sequential numbers them, and a \
       ResNet's modules are named as torchvision names them (conv1, bn1, layer1.0.conv1, \
       layer2.0.downsample.0, fc), so tensor names are those of the PyTorch module's \
@@ -36,7 +47,8 @@ struct TrainCommand: ParsableCommand {
       """)
 
   @Option(
-    name: .long, help: ArgumentHelp("Architecture: mlp:..., cnn:..., lenet5, resnet:... or resnet20 (see above).", valueName: "ARCH"))
+    name: .long,
+    help: ArgumentHelp("Architecture: mlp:..., cnn:..., lenet5, resnet:..., resnet20 or gpt:... (see above).", valueName: "ARCH"))
   var arch: String
 
   @OptionGroup var dataOptions: DataOptions
@@ -107,6 +119,10 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     let architecture = try Architecture(parsing: arch)
     try OutputPath.checkWritable(out)
+    if let shape = architecture.languageModel {
+      try trainLanguageModel(architecture, shape: shape)
+      return
+    }
     let source = try dataOptions.resolveSource()
     let data = try source.load()
     if let mismatch = architecture.inputMismatch(with: data.train, in: source.path) {
@@ -118,11 +134,7 @@ struct TrainCommand: ParsableCommand {
         "--arch \(arch)",
         "has \(architecture.classCount) outputs but the labels in \(source.path) go up to \(data.classCount - 1)")
     }
-    let kind: OptimizerKind =
-      switch optimizer {
-      case .adam: .adam(learningRate: lr ?? 1e-3)
-      case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
-      }
+    let kind = optimizerKind
     let options = TrainingOptions(
       epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1,
       l1BatchNorm: l1BatchNorm, augmentation: augmentation.augmentation, rewindEpoch: rewindEpoch, seed: seed)
@@ -141,9 +153,7 @@ struct TrainCommand: ParsableCommand {
     let metadata = CheckpointMetadata(
       architecture: architecture.description, dataset: source.description, accuracy: evaluation.accuracy,
       created: ISO8601DateFormatter().string(from: Date()),
-      history: ["train epochs=\(epochs) batch=\(batch) \(kind) schedule=\(lrSchedule.rawValue)"
-          + (l1 > 0 ? " l1=\(l1)" : "") + (l1BatchNorm > 0 ? " l1-bn=\(l1BatchNorm)" : "") + augmentation.historyEntry
-          + " seed=\(seed)"],
+      history: [historyEntry],
       rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
     try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
 
@@ -163,7 +173,95 @@ struct TrainCommand: ParsableCommand {
   }
 }
 
+extension TrainCommand {
+  private var optimizerKind: OptimizerKind {
+    switch optimizer {
+    case .adam: .adam(learningRate: lr ?? 1e-3)
+    case .sgd: .sgd(learningRate: lr ?? 0.05, momentum: 0.9)
+    }
+  }
+
+  /// What the checkpoint's history records of the run.
+  private var historyEntry: String {
+    "train epochs=\(epochs) batch=\(batch) \(optimizerKind) schedule=\(lrSchedule.rawValue)"
+      + (l1 > 0 ? " l1=\(l1)" : "") + (l1BatchNorm > 0 ? " l1-bn=\(l1BatchNorm)" : "") + augmentation.historyEntry
+      + " seed=\(seed)"
+  }
+
+  /// `train --arch gpt:...`: windows of the training text, then the validation loss.
+  private func trainLanguageModel(_ architecture: Architecture, shape: GPT.Shape) throws {
+    if augmentation.augment { throw ShearsError("--augment", "shifts and flips images, and \(architecture) reads text") }
+    if l1BatchNorm > 0 { throw ShearsError("--l1-bn", "penalises BatchNorm scales, and \(architecture) has no BatchNorm") }
+    let corpus = try dataOptions.resolveText()
+    let windows = TokenWindows(tokens: corpus.training, context: shape.context)
+    guard windows.count > 0 else {
+      throw ShearsError(corpus.path, "has too little training text for one window of \(shape.context) tokens")
+    }
+    let kind = optimizerKind
+    try memory.budget.check(
+      architecture.trainingMemory(batchSize: min(batch, windows.count) * shape.context, optimizer: kind),
+      for: "--arch \(arch)")
+    let options = TrainingOptions(
+      epochs: epochs, batchSize: batch, optimizer: kind, schedule: lrSchedule, l1: l1, rewindEpoch: rewindEpoch,
+      seed: seed)
+    var generator = SeededGenerator(seed: seed)
+    let initial = Model(architecture: architecture, generator: &generator)
+    let printer = ProgressPrinter()
+    let report = try Trainer.train(initial, on: windows, options: options) { event in
+      if output.showsProgress { printer.handle(event) }
+    }
+    let evaluation = LanguageModelEvaluator(model: report.model).evaluate(corpus.validation)
+    let metadata = CheckpointMetadata(
+      architecture: architecture.description, dataset: corpus.path, accuracy: nil,
+      created: ISO8601DateFormatter().string(from: Date()), history: [historyEntry],
+      rewindEpoch: report.rewindWeights == nil ? nil : rewindEpoch)
+    try Checkpoint.save(report.model, metadata: metadata, rewind: report.rewindWeights, to: out)
+    let tokensPerSecond = report.samplesPerSecond * Double(shape.context)
+    if output.json {
+      try JSONOutput.print(
+        LanguageModelTrainResult(
+          model: ModelReport(report.model), evaluation: evaluation, tokensPerSecond: tokensPerSecond,
+          seconds: report.seconds, epochs: report.epochsCompleted, out: out))
+    } else {
+      try Console.output(
+        "trained \(architecture) for \(epochs) epochs in \(ProgressPrinter.duration(report.seconds)) "
+          + "(\(ProgressPrinter.rate(tokensPerSecond)) tokens/s)")
+      try Console.output(
+        String(
+          format: "validation loss %.4f nats/token  perplexity %.3f  (%d tokens)", evaluation.loss,
+          evaluation.perplexity, evaluation.tokens))
+      try Console.output("saved \(out)")
+    }
+  }
+}
+
 extension LearningRateSchedule: ExpressibleByArgument {}
+
+/// `train --json` of a language model: the model's figures, the validation loss and the run's.
+struct LanguageModelTrainResult: Encodable {
+  var model: ModelReport
+  var evaluation: TextEvaluation
+  var tokensPerSecond: Double
+  var seconds: Double
+  var epochs: Int
+  var out: String
+
+  enum CodingKeys: String, CodingKey {
+    case loss, perplexity, tokens, tokensPerSecond, seconds, epochs, out
+  }
+
+  func encode(to encoder: Encoder) throws {
+    try model.encode(to: encoder)
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(evaluation.loss, forKey: .loss)
+    try container.encode(evaluation.perplexity, forKey: .perplexity)
+    try container.encode(evaluation.tokens, forKey: .tokens)
+    try container.encode(tokensPerSecond, forKey: .tokensPerSecond)
+    try container.encode(seconds, forKey: .seconds)
+    try container.encode(epochs, forKey: .epochs)
+    try container.encode(out, forKey: .out)
+  }
+}
 
 /// `train --json`: the model's figures plus the run's.
 struct TrainResult: Encodable {

@@ -73,7 +73,8 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to open (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).
         -h, --help              Show help information.
@@ -110,6 +111,17 @@ import Testing
       resnet20 is resnet:1x28x28-16x3-32x3-64x3-10; resnet20:CxHxW takes other
       images.
 
+      ARCH gpt:LAYERS-HEADS-WIDTH-CONTEXT: a GPT-2 language model (pre-LayerNorm
+      blocks of causal self-attention with HEADS heads and a GELU MLP 4 x WIDTH wide,
+      WIDTH features per token, CONTEXT tokens per sequence, output layer tied to the
+      token embedding) over text read as UTF-8 bytes (a vocabulary of 256; gpt:...-vN
+      for N tokens). Its tensors are named as nanoGPT's GPT module names them
+      (transformer.wte.weight, transformer.h.0.attn.c_attn.weight, ...). It trains on
+      --data FILE.txt, by default the embedded text (Jane Austen's novels): the last
+      tenth, from a line break, is the validation text, the rest is cut into windows
+      of CONTEXT tokens, --batch windows per step, each token learning its successor;
+      the validation loss and perplexity are reported.
+
       Layers of mlp:, cnn: and lenet5 are numbered as nn.Sequential numbers them, and
       a ResNet's modules are named as torchvision names them (conv1, bn1,
       layer1.0.conv1, layer2.0.downsample.0, fc), so tensor names are those of the
@@ -119,10 +131,11 @@ import Testing
       USAGE: shears train [<options>] --arch <ARCH> --out <PATH>
 
       OPTIONS:
-        --arch <ARCH>           Architecture: mlp:..., cnn:..., lenet5, resnet:... or
-                                resnet20 (see above).
+        --arch <ARCH>           Architecture: mlp:..., cnn:..., lenet5, resnet:...,
+                                resnet20 or gpt:... (see above).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --epochs <epochs>       Passes over the training set, 1 to 10000. (default:
                                 10)
         --batch <batch>         Samples per optimizer step, 1 to 65536. (default: 64)
@@ -164,16 +177,26 @@ import Testing
       """
       OVERVIEW: Evaluate a checkpoint on the test set: accuracy and loss.
 
-      USAGE: shears eval --model <PATH> [--data <DIR>] [--repetitions <repetitions>] [--max-memory <GiB>] [--json]
+      A language model (gpt:...) is evaluated on text instead: --data FILE.txt, by
+      default the embedded text, its validation part or all of it (--split), in
+      windows of the model's context whose last input token is the first of the next
+      window, so every token but the first is predicted once; it reports the loss in
+      nats per token, the perplexity and the tokens predicted.
+
+      USAGE: shears eval --model <PATH> [--data <DIR>] [--repetitions <repetitions>] [--split <split>] [--max-memory <GiB>] [--json]
 
       OPTIONS:
         --model <PATH>          Checkpoint to evaluate (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --repetitions <repetitions>
                                 Also time the evaluation: median of this many runs
                                 after a warm-up, 1 to 1000 (milliseconds in the
                                 output).
+        --split <split>         Text a language model is evaluated on: validation
+                                (the last tenth) or all. (values: validation, all;
+                                default: validation)
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).
         --json                  Print exactly one JSON object on stdout.
@@ -255,7 +278,8 @@ import Testing
 
       OPTIONS:
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --json                  Print exactly one JSON object on stdout.
         --progress              Show progress on stderr even with --json.
         --repetitions <repetitions>
@@ -309,7 +333,8 @@ import Testing
         --std <K>               Prune below K x the layer's weight standard
                                 deviation, K 0 or more.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --shrink                Remove pruned neurons and filters physically (the
                                 outputs stay the same).
         --out <PATH>            Checkpoint to write (safetensors).
@@ -339,7 +364,8 @@ import Testing
       OPTIONS:
         --model <PATH>          Checkpoint to fine-tune (safetensors).
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --epochs <epochs>       Passes over the training set, 1 to 10000 (per step
                                 with --schedule iterative).
         --optimizer <optimizer> adam or sgd (with momentum 0.9). (values: adam, sgd;
@@ -415,7 +441,8 @@ import Testing
                                 Fine-tune this many epochs at each amount before
                                 evaluating, 0 to 10000. (default: 0)
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --csv <PATH>            Also write the rows as CSV.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).
@@ -446,7 +473,8 @@ import Testing
         --amounts <LIST>        Amounts to prune, e.g. 0.1,0.3,0.5,0.7,0.9: 1 to 100
                                 entries, each as --amount.
         --data <DIR>            Folder of MNIST-format IDX files (optionally .gz), or
-                                a NumPy .npz of x_train, y_train, x_test, y_test.
+                                a NumPy .npz of x_train, y_train, x_test, y_test; a
+                                UTF-8 .txt for language models.
         --csv <PATH>            Also write the rows as CSV.
         --max-memory <GiB>      Memory the command may use, in GiB (default: this
                                 machine's memory; limits set by ulimit apply too).

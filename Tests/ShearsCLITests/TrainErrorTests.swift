@@ -14,7 +14,9 @@ import Testing
 
   static let usage = "Usage: shears train [<options>] --arch <ARCH> --out <PATH>"
 
-  static let expected = "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10, lenet5, resnet20 or resnet:1x28x28-16x3-32x3-10"
+  static let expected =
+    "expected mlp:784-300-100-10, cnn:1x28x28-conv20k5-pool2-fc10, lenet5, resnet20, resnet:1x28x28-16x3-32x3-10 "
+    + "or gpt:2-4-128-64"
 
   /// The architecture is checked before any data is read.
   @Test(arguments: [

@@ -143,6 +143,10 @@ private struct ChannelTracer {
     case .flatten:
       // The channels stay where they were; a Linear layer reads each as `span` columns.
       return value
+    case .embedding, .layerNorm, .gelu, .causalSelfAttention, .transformerBlock, .container, .gpt:
+      // Transformer channels couple through attention and the residual stream in ways these
+      // groups do not describe: no group is formed, so structured criteria find nothing here.
+      return Value(space: newSpace(channels: 0), spatial: [])
     case .sequential(let children):
       var current = value
       for child in children { current = trace(child.module, at: path.appending(child.name), value: current) }

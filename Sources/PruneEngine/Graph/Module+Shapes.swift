@@ -48,6 +48,38 @@ extension Module {
       return leaf([input[0], 1, 1])
     case .flatten:
       return leaf([input.reduce(1, *)])
+    case .embedding(_, let width):
+      return leaf([width])
+    case .layerNorm(let width, _):
+      guard input == [width] else { throw problem("normalises \(width) features") }
+      return leaf(input)
+    case .gelu:
+      return leaf(input)
+    case .causalSelfAttention(let width, _):
+      // c_attn, the attention itself (listed at the module's path), then c_proj.
+      let parts = children
+      let qkv = try parts[0].module.walk(input: input, at: path.appending(parts[0].name), into: &leaves)
+      leaves.append(Leaf(path: path, module: self, input: qkv, output: [width]))
+      return try parts[1].module.walk(input: [width], at: path.appending(parts[1].name), into: &leaves)
+    case .transformerBlock(let width, _):
+      guard input == [width] else { throw problem("takes \(width) features per token") }
+      for child in children { _ = try child.module.walk(input: input, at: path.appending(child.name), into: &leaves) }
+      return input
+    case .container:
+      throw problem("holds modules that only the model around it runs")
+    case .gpt(let shape):
+      let transformer = path.appending("transformer")
+      var features = try Module.embedding(count: shape.vocabulary, width: shape.width).walk(
+        input: input, at: transformer.appending("wte"), into: &leaves)
+      _ = try Module.embedding(count: shape.context, width: shape.width).walk(
+        input: input, at: transformer.appending("wpe"), into: &leaves)
+      for layer in 0..<shape.layers {
+        features = try Module.transformerBlock(width: shape.width, heads: shape.heads).walk(
+          input: features, at: transformer.appending("h").appending(String(layer)), into: &leaves)
+      }
+      _ = try Module.layerNorm(width: shape.width, epsilon: GPT.layerNormEpsilon).walk(
+        input: features, at: transformer.appending("ln_f"), into: &leaves)
+      return [shape.vocabulary]
     case .sequential(let children):
       var shape = input
       for child in children { shape = try child.module.walk(input: shape, at: path.appending(child.name), into: &leaves) }

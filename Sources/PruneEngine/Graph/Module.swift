@@ -33,6 +33,25 @@ public indirect enum Module: Sendable, Equatable {
   /// `bn1`, ...), as in torchvision's `BasicBlock`, the shortcut under its own name
   /// (`downsample`).
   case residual(body: [Child], shortcut: Child?, relu: Bool)
+  /// `nn.Embedding(count, width)`: `weight` `[count, width]`, row `i` the vector of token `i`.
+  case embedding(count: Int, width: Int)
+  /// `nn.LayerNorm(width, eps)` over each token's features: `weight` (γ) and `bias` (β), `[width]`.
+  case layerNorm(width: Int, epsilon: Float)
+  /// GELU in its tanh form, `nn.GELU(approximate="tanh")` (GPT-2's `gelu_new`).
+  case gelu
+  /// Multi-head self-attention with a causal mask over the tokens of each sequence, as
+  /// nanoGPT's `CausalSelfAttention`: `c_attn`, `Linear(width, 3 · width)`, gives each token's
+  /// query, key and value (in that order, `heads` slices of `width / heads` each), and `c_proj`,
+  /// `Linear(width, width)`, mixes the heads' outputs.
+  case causalSelfAttention(width: Int, heads: Int)
+  /// A pre-LayerNorm transformer block (GPT-2): `x + attn(ln_1(x))`, then `+ mlp(ln_2(·))`, the
+  /// MLP `c_fc` (`Linear(width, 4 · width)`), GELU, `c_proj` (`Linear(4 · width, width)`).
+  case transformerBlock(width: Int, heads: Int)
+  /// Named submodules that their parent runs in its own order (`nn.ModuleDict`, `nn.ModuleList`).
+  case container([Child])
+  /// A GPT-2 language model (`GPT`): token and position embeddings, blocks, a last LayerNorm and
+  /// an output layer tied to the token embedding.
+  case gpt(GPT.Shape)
 
   /// A named submodule.
   public struct Child: Sendable, Equatable {
@@ -57,7 +76,11 @@ public indirect enum Module: Sendable, Equatable {
         ("weight", .scale, [features]), ("bias", .bias, [features]), ("running_mean", .buffer, [features]),
         ("running_var", .buffer, [features]), ("num_batches_tracked", .buffer, []),
       ]
-    case .relu, .maxPool, .averagePool, .globalAveragePool, .flatten, .dropout, .sequential, .residual: []
+    case .embedding(let count, let width): [("weight", .trained, [count, width])]
+    case .layerNorm(let width, _): [("weight", .trained, [width]), ("bias", .trained, [width])]
+    case .relu, .maxPool, .averagePool, .globalAveragePool, .flatten, .dropout, .sequential, .residual, .gelu,
+      .causalSelfAttention, .transformerBlock, .container, .gpt:
+      []
     }
   }
 
@@ -66,6 +89,22 @@ public indirect enum Module: Sendable, Equatable {
     switch self {
     case .sequential(let children): children
     case .residual(let body, let shortcut, _): body + (shortcut.map { [$0] } ?? [])
+    case .container(let children): children
+    case .causalSelfAttention(let width, _):
+      [.init("c_attn", .linear(inputs: width, outputs: 3 * width)), .init("c_proj", .linear(inputs: width, outputs: width))]
+    case .transformerBlock(let width, let heads):
+      [
+        .init("ln_1", .layerNorm(width: width, epsilon: GPT.layerNormEpsilon)),
+        .init("attn", .causalSelfAttention(width: width, heads: heads)),
+        .init("ln_2", .layerNorm(width: width, epsilon: GPT.layerNormEpsilon)),
+        .init(
+          "mlp",
+          .sequential([
+            .init("c_fc", .linear(inputs: width, outputs: 4 * width)), .init("gelu", .gelu),
+            .init("c_proj", .linear(inputs: 4 * width, outputs: width)),
+          ])),
+      ]
+    case .gpt(let shape): GPT.children(shape)
     default: []
     }
   }

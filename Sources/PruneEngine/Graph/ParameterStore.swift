@@ -9,6 +9,8 @@ public struct Parameter: Sendable, Equatable {
     /// Trained: a BatchNorm scale (γ), one per channel. Masked only with its whole channel;
     /// network slimming penalises it (`TrainingOptions.l1BatchNorm`) and ranks channels by it.
     case scale
+    /// Trained, never pruned or penalised: an embedding table, a LayerNorm's γ and β.
+    case trained
     /// Kept with the model but not trained: BatchNorm's running statistics and batch count.
     case buffer
   }

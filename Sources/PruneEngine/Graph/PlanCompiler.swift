@@ -22,6 +22,8 @@ struct PlanCompiler {
   private(set) var parameters: [PlanParameter] = []
   private(set) var activations: [ParameterPath: Int] = [:]
   private(set) var foldedParameters: [ParameterPath: PlanParameter] = [:]
+  /// Tokens per sequence of the language model being compiled, which attention reads.
+  private var sequenceLength: Int?
 
   init(
     store: ParameterStore, seed: UInt64, foldsBatchNorm: Bool, makeParameter: @escaping (Parameter) -> PlanParameter,
@@ -156,6 +158,62 @@ struct PlanCompiler {
       }
       return current
 
+    case .gpt(let shape):
+      let transformer = path.appending("transformer")
+      // One buffer for the token table: the embedding reads it and the tied output layer too.
+      let tokens = parameter("weight", of: transformer.appending("wte"), shape: [shape.vocabulary, shape.width])
+      let positions = parameter("weight", of: transformer.appending("wpe"), shape: [shape.context, shape.width])
+      sequenceLength = shape.context
+      var current = newValue([shape.width])
+      steps.append(
+        EmbeddingStep(
+          input: input.value, output: current.value, tokens: tokens, positions: positions, width: shape.width,
+          context: shape.context))
+      let blocks = transformer.appending("h")
+      for layer in 0..<shape.layers {
+        current = compile(
+          .transformerBlock(width: shape.width, heads: shape.heads), at: blocks.appending(String(layer)), input: current)
+      }
+      current = compile(
+        .layerNorm(width: shape.width, epsilon: GPT.layerNormEpsilon), at: transformer.appending("ln_f"), input: current)
+      let logits = newValue([shape.vocabulary])
+      steps.append(TiedOutputStep(input: current.value, output: logits.value, table: tokens, width: shape.width))
+      return logits
+
+    case .transformerBlock:
+      let children = module.children
+      let normalised = compile(children[0].module, at: path.appending(children[0].name), input: input)
+      let attended = compile(children[1].module, at: path.appending(children[1].name), input: normalised)
+      let middle = sum(input, attended)
+      let normalisedAgain = compile(children[2].module, at: path.appending(children[2].name), input: middle)
+      return sum(middle, compile(children[3].module, at: path.appending(children[3].name), input: normalisedAgain))
+
+    case .causalSelfAttention(let width, let heads):
+      guard let context = sequenceLength else { preconditionFailure("\(path): attention outside a language model") }
+      let children = module.children
+      let qkv = compile(children[0].module, at: path.appending(children[0].name), input: input)
+      let attended = newValue([width])
+      steps.append(
+        CausalAttentionStep(input: qkv.value, output: attended.value, width: width, heads: heads, context: context))
+      return compile(children[1].module, at: path.appending(children[1].name), input: attended)
+
+    case .layerNorm(let width, let epsilon):
+      precondition(input.shape == [width], "\(path) normalises \(width) features, not \(input.shape)")
+      let result = newValue(input.shape)
+      steps.append(
+        LayerNormStep(
+          input: input.value, output: result.value, width: width, epsilon: epsilon,
+          scale: parameter("weight", of: path, shape: [width]), shift: parameter("bias", of: path, shape: [width])))
+      return result
+
+    case .gelu:
+      let result = newValue(input.shape)
+      steps.append(GELUStep(input: input.value, output: result.value, features: input.shape.reduce(1, *)))
+      return result
+
+    case .embedding, .container:
+      preconditionFailure("\(path) runs only inside the model that holds it")
+
     case .residual(let body, let shortcut, let relu):
       let main = compile(.sequential(body), at: path, input: input)
       let side = shortcut.map { compile($0.module, at: path.appending($0.name), input: input) } ?? input
@@ -169,6 +227,14 @@ struct PlanCompiler {
 }
 
 extension PlanCompiler {
+  /// A residual sum of two values of one shape.
+  fileprivate mutating func sum(_ a: Handle, _ b: Handle) -> Handle {
+    precondition(a.shape == b.shape, "a sum of \(a.shape) and \(b.shape)")
+    let result = newValue(a.shape)
+    steps.append(AddStep(inputs: [a.value, b.value], output: result.value, features: a.shape.reduce(1, *)))
+    return result
+  }
+
   /// A Conv2d and the BatchNorm after it as one convolution (`FoldedBatchNorm`), with the ReLU
   /// after the BatchNorm when `relu`. The layers' own parameters are still read into the plan,
   /// so it exports them unchanged; the step runs on folded copies of them.
