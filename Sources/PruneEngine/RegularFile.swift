@@ -32,3 +32,24 @@ func openRegularFile(at path: String) throws -> (descriptor: Int32, size: Int) {
   }
   return (descriptor, Int(status.st_size))
 }
+
+/// The whole content of a regular file (not a folder, pipe or device, which could block or never end).
+/// - Throws: `ShearsError` naming `path` and the system's reason.
+func readRegularFile(at path: String) throws -> [UInt8] {
+  let descriptor = try openRegularFile(at: path)
+  defer { close(descriptor.descriptor) }
+  var bytes = [UInt8](repeating: 0, count: descriptor.size)
+  var count = 0
+  while count < bytes.count {
+    let result = bytes.withUnsafeMutableBytes { buffer in
+      buffer.baseAddress.map { read(descriptor.descriptor, $0 + count, buffer.count - count) } ?? 0
+    }
+    if result == 0 { break }  // the file shrank while being read
+    if result < 0 {
+      if errno == EINTR { continue }
+      throw ShearsError(path, "cannot read: \(systemErrorDescription(errno))")
+    }
+    count += result
+  }
+  return Array(bytes[..<count])
+}

@@ -51,14 +51,16 @@ enum JSONValue: Sendable {
   }
 
   /// Parses one JSON value from UTF-8 bytes; only JSON whitespace may follow it.
-  /// - Parameter subject: the file the bytes came from, named in errors.
+  /// - Parameters:
+  ///   - subject: the file the bytes came from, named in errors.
+  ///   - document: what the bytes are, the first word of errors (`header is not valid JSON: ...`).
   /// - Throws: `ShearsError(subject, ...)` for invalid UTF-8 or JSON, a duplicate key, or nesting
   ///   deeper than `maximumDepth`.
-  init(parsing bytes: [UInt8], subject: String, maximumDepth: Int = 32) throws {
+  init(parsing bytes: [UInt8], subject: String, document: String = "header", maximumDepth: Int = 32) throws {
     guard String(validating: bytes, as: UTF8.self) != nil else {
-      throw ShearsError(subject, "header is not valid UTF-8")
+      throw ShearsError(subject, "\(document) is not valid UTF-8")
     }
-    var parser = JSONParser(bytes: bytes, subject: subject, maximumDepth: maximumDepth)
+    var parser = JSONParser(bytes: bytes, subject: subject, document: document, maximumDepth: maximumDepth)
     self = try parser.value(depth: 0)
     parser.skipWhitespace()
     guard parser.position == bytes.count else { throw parser.failure("unexpected text after the JSON value") }
@@ -69,17 +71,19 @@ enum JSONValue: Sendable {
 private struct JSONParser {
   let bytes: [UInt8]
   let subject: String
+  let document: String
   let maximumDepth: Int
   var position = 0
 
-  init(bytes: [UInt8], subject: String, maximumDepth: Int) {
+  init(bytes: [UInt8], subject: String, document: String, maximumDepth: Int) {
     self.bytes = bytes
     self.subject = subject
+    self.document = document
     self.maximumDepth = maximumDepth
   }
 
   func failure(_ problem: String) -> ShearsError {
-    ShearsError(subject, "header is not valid JSON: \(problem) at byte \(position)")
+    ShearsError(subject, "\(document) is not valid JSON: \(problem) at byte \(position)")
   }
 
   mutating func skipWhitespace() {
@@ -135,7 +139,7 @@ private struct JSONParser {
       skipWhitespace()
       guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw failure("expected a key") }
       let key = try string()
-      guard keys.insert(key).inserted else { throw ShearsError(subject, "header has duplicate key '\(key)'") }
+      guard keys.insert(key).inserted else { throw ShearsError(subject, "\(document) has duplicate key '\(key)'") }
       skipWhitespace()
       guard consume(UInt8(ascii: ":")) else { throw failure("expected ':'") }
       members.append((key, try value(depth: depth + 1)))
